@@ -75,6 +75,9 @@ def annotate_command(
     source_field: Annotated[str, typer.Option("--source-field", help="JSONL/CSV field holding the outlet or source.")] = "source",
     engine: Annotated[str, typer.Option(help="local: this process; ray: Ray Data (RAY_ADDRESS or a local Ray).")] = "local",
     progress: Annotated[bool, typer.Option(help="Show progress (a bar on a terminal, periodic lines otherwise).")] = True,
+    chunk_size: Annotated[
+        int, typer.Option(min=1, help="Paragraphs per unit of work that is scored, written and synced together; a resumed run redoes at most one unit.")
+    ] = 256,
 ) -> None:
     """Pre-annotate every paragraph's stance toward each target, and its frames.
 
@@ -102,7 +105,7 @@ def annotate_command(
         factory = ray_chunk_scorer_factory(cfg, model)
     result = annotate_corpus(
         inputs, out, cfg, model=model, overwrite=overwrite, options=options, progress=progress,
-        chunk_scorer_factory=factory, engine=engine,
+        chunk_scorer_factory=factory, engine=engine, chunk_size=chunk_size,
     )
     print_annotate_summary(result, cfg)
 

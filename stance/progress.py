@@ -38,7 +38,8 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.enabled and _is_terminal(self.stream):
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import Progress as RichProgress
 
             self._rich = RichProgress(
                 TextColumn("[bold]{task.description}"),

@@ -43,7 +43,7 @@ class SentenceEncoder:
         if not texts:
             return torch.empty(0, self.model.config.hidden_size)
         encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        features = [{k: encoded[k][i] for k in encoded.keys()} for i in range(len(texts))]
+        features = [{k: encoded[k][i] for k in encoded} for i in range(len(texts))]
 
         def pooled(batch: dict[str, Any]) -> Any:
             hidden = self.model(**batch).last_hidden_state
