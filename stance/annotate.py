@@ -115,6 +115,7 @@ class AnnotateResult:
     copied_duplicates: int
     model_version: str
     seconds: float
+    scoring_seconds: float
     label_counts: dict[str, dict[str, int]]
     frame_counts: dict[str, int]
     problems: list[Problem] = field(default_factory=list)
@@ -167,10 +168,12 @@ def annotate_corpus(
         keep_lines = _resumable_lines(out_dir, identity, chunk_size, scan.paragraphs)
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    load_started = time.monotonic()
     if scorer is None:
         from stance.scoring import build_scorer
 
         scorer = build_scorer(config, model)
+    load_seconds = time.monotonic() - load_started
     annotator = ParagraphAnnotator(config, scorer)
     run_info = _run_info(config, model, scan, identity, scorer.model_version, options, engine)
     run_info["status"] = "running"
@@ -183,6 +186,7 @@ def annotate_corpus(
     _verify_prefix(paragraphs, predictions_path, keep_lines)
     chunk_scorer = chunk_scorer_factory(annotator) if chunk_scorer_factory else _local_chunk_scorer(annotator)
     scored_now = copied = 0
+    scoring_started = time.monotonic()
     with (
         Progress(scan.paragraphs, "annotate", unit="paragraphs", enabled=progress, completed=keep_lines) as bar,
         predictions_path.open("a", encoding="utf-8") as out,
@@ -202,6 +206,7 @@ def annotate_corpus(
             copied += len(lines) - len(records)
             bar.advance(len(lines))
 
+    scoring_seconds = time.monotonic() - scoring_started
     label_counts, frame_counts, total = _write_csv_and_count(config, out_dir)
     if total != scan.paragraphs:
         raise RunError(f"{predictions_path} holds {total} predictions but the inputs have {scan.paragraphs} paragraphs")
@@ -217,7 +222,12 @@ def annotate_corpus(
         },
         label_distribution=label_counts,
         frame_distribution=frame_counts,
-        timings={"seconds_this_session": round(seconds, 3), "paragraphs_per_second": round((scored_now + copied) / seconds, 3) if seconds else None},
+        timings={
+            "seconds_this_session": round(seconds, 3),
+            "model_load_seconds": round(load_seconds, 3),
+            "scoring_seconds": round(scoring_seconds, 3),
+            "paragraphs_per_second": round((scored_now + copied) / scoring_seconds, 3) if scoring_seconds else None,
+        },
     )
     atomic_write_json(out_dir / RUN_JSON, run_info)
     return AnnotateResult(
@@ -228,6 +238,7 @@ def annotate_corpus(
         copied_duplicates=copied,
         model_version=scorer.model_version,
         seconds=seconds,
+        scoring_seconds=scoring_seconds,
         label_counts=label_counts,
         frame_counts=frame_counts,
         problems=scan.problems,

@@ -25,10 +25,12 @@ def print_annotate_summary(result: AnnotateResult, config: StanceConfig) -> None
     if result.frame_counts:
         top = sorted(result.frame_counts.items(), key=lambda kv: -kv[1])[:5]
         console.print("frames (paragraphs): " + ", ".join(f"{name} {count}" for name, count in top))
-    rate = (result.scored_now + result.copied_duplicates) / result.seconds if result.seconds else 0.0
+    done = result.scored_now + result.copied_duplicates
+    rate = done / result.scoring_seconds if result.scoring_seconds else 0.0
     console.print(
         f"{result.scored_now} scored, {result.copied_duplicates} copied from identical paragraphs,"
-        f" {result.resumed_from} kept from an earlier session; {result.seconds:.1f} s ({rate:.1f} paragraphs/s)"
+        f" {result.resumed_from} kept from an earlier session; {result.seconds:.1f} s in all,"
+        f" {rate:.1f} paragraphs/s while scoring"
     )
     for problem in result.problems:
         console.print(f"[yellow]{problem.level}[/yellow]: {problem}", markup=True, highlight=False)
