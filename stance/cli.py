@@ -121,6 +121,26 @@ def validate_config_command(config: Annotated[Path, typer.Argument(help="The YAM
     typer.echo(f"  model:   {cfg.model.backend} {cfg.model.name}")
 
 
+@command("report")
+def report_command(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory written by `stance annotate --out` (predictions.jsonl, run.json).")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default: RUN_DIR/report.html).")] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="Pulled annotations (JSON Lines, interchange format): adds model vs human agreement.")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="YAML config for targets, labels and frames (default: the one stored in RUN_DIR/run.json).")
+    ] = None,
+    examples: Annotated[int, typer.Option(min=1, help="Most confident paragraphs shown per target and label.")] = 3,
+    uncertain: Annotated[int, typer.Option(min=1, help="Least certain paragraphs shown per target.")] = 8,
+) -> None:
+    """Write a self-contained HTML report of a run: stance per target, source and time, frames, examples, agreement."""
+    from stance.report import build_report
+
+    path = build_report(run_dir, out, load(config) if config else None, annotations, examples=examples, uncertain=uncertain)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB); open it in a browser")
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
