@@ -20,6 +20,7 @@ from stance.report import Example, ReportData, bin_label, confusion, shares
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'"
 MAX_GROUPS = 30  # more documents or sources than this: the largest ones are plotted, the table lists all
 MAX_TEXT_CHARS = 1200
+MAX_TABLE_ROWS = 300  # per-document tables of a large corpus would make the page huge
 
 CSS = """
 :root { --ink: #1b1b1b; --muted: #5b5b5b; --line: #dcdcdc; --bg: #f7f7f5; --card: #ffffff; --accent: #0072B2; }
@@ -215,8 +216,12 @@ def _group_section(data: ReportData) -> str:
             caption += f" The {len(shown)} largest of {len(keys)} are plotted; the table lists all."
         out += _img(image, caption)
     for target in data.targets:
-        rows = [(group.labels.get(k, k), data.by_group[k][target]) for k in keys]
-        out += f"<details><summary>Table: {esc(target)} per {esc(group.by)}</summary>{_counts_table(rows, data.labels, group.by)}</details>"
+        rows = [(group.labels.get(k, k), data.by_group[k][target]) for k in keys[:MAX_TABLE_ROWS]]
+        more = f"<p class='muted small'>The {MAX_TABLE_ROWS} largest of {len(keys)} are listed.</p>" if len(keys) > MAX_TABLE_ROWS else ""
+        out += (
+            f"<details><summary>Table: {esc(target)} per {esc(group.by)}</summary>"
+            f"{_counts_table(rows, data.labels, group.by)}{more}</details>"
+        )
     return out
 
 

@@ -161,7 +161,10 @@ def stacked_shares(
         return _render(fig, alt)
 
 
-def _draw_share_bars(ax: Any, rows: Sequence[str], counts: Sequence[dict[str, int]], labels: Sequence[str], colours: dict[str, str], *, show_rows: bool = True) -> None:
+def _draw_share_bars(
+    ax: Any, rows: Sequence[str], counts: Sequence[dict[str, int]], labels: Sequence[str], colours: dict[str, str],
+    *, show_rows: bool = True, min_share_text: float = 0.07,
+) -> None:
     y = list(range(len(rows)))
     left = [0.0] * len(rows)
     totals = [sum(c.values()) for c in counts]
@@ -169,14 +172,15 @@ def _draw_share_bars(ax: Any, rows: Sequence[str], counts: Sequence[dict[str, in
         widths = [(c.get(label, 0) / t if t else 0.0) for c, t in zip(counts, totals, strict=True)]
         ax.barh(y, widths, left=left, color=colours[label], edgecolor="white", linewidth=0.6, height=0.72, label=label)
         for i, w in enumerate(widths):
-            if w >= 0.07:
+            if w >= min_share_text:  # narrower segments would not hold their number
                 ax.text(left[i] + w / 2, i, f"{w:.0%}", ha="center", va="center", fontsize=8.5, color=text_colour(colours[label]))
         left = [a + b for a, b in zip(left, widths, strict=True)]
     for i, total in enumerate(totals):
         ax.text(1.01, i, f"n={total}", ha="left", va="center", fontsize=8.5, color="#333333")
     ax.set_xlim(0, 1)
     ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_yticks(y, [plain(r) for r in rows] if show_rows else [""] * len(rows))
+    ax.set_yticks(y, [plain(r) for r in rows])
+    ax.tick_params(axis="y", labelleft=show_rows)
     ax.xaxis.set_major_formatter(_percent_formatter())
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.tick_params(axis="y", length=0)
@@ -214,11 +218,13 @@ def shares_by_group(
     row_height = 0.7 + 0.34 * len(groups)
     with matplotlib.rc_context(_style()):
         fig = _figure(11.5, 0.5 + row_height * panel_rows)
-        axes = fig.subplots(panel_rows, columns, squeeze=False, sharey=True)
+        # not sharey: tick labels set on one panel of a shared axis would be overwritten by the next
+        axes = fig.subplots(panel_rows, columns, squeeze=False)
         for index, target in enumerate(targets):
             ax = axes[index // columns][index % columns]
             _draw_share_bars(
-                ax, [group_names[g] for g in groups], [counts[g][target] for g in groups], labels, colours, show_rows=index % columns == 0
+                ax, [group_names[g] for g in groups], [counts[g][target] for g in groups], labels, colours,
+                show_rows=index % columns == 0, min_share_text=0.07 * columns,
             )
             ax.set_title(plain(target), loc="left")
             ax.set_xticks([0, 0.5, 1.0])
@@ -370,6 +376,8 @@ def confusion_matrices(targets: Sequence[str], matrices: dict[str, list[list[int
             ax.set_ylabel("people")
             ax.set_title(plain(target), loc="left")
             ax.tick_params(length=0)
+            for side in ("top", "right", "left", "bottom"):
+                ax.spines[side].set_visible(False)
         for index in range(len(targets), panel_rows * columns):
             axes[index // columns][index % columns].set_visible(False)
         return _render(fig, alt)
