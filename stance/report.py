@@ -312,15 +312,23 @@ class TimeSeries:
     undated: int
 
 
-def stance_over_time(records: Sequence[dict[str, Any]], target: str, labels: Sequence[str], unit: str | None = None) -> TimeSeries:
-    """Paragraphs per label and time bin for `target` (bins from the first to the last date, empty ones kept)."""
+def stance_over_time(
+    records: Sequence[dict[str, Any]],
+    target: str,
+    labels: Sequence[str],
+    unit: str | None = None,
+    span: tuple[dt.date, dt.date] | None = None,
+) -> TimeSeries:
+    """Paragraphs per label and time bin for `target`: bins from the first to the last date (or over
+    `span`, so that several targets share one axis), empty ones kept."""
     dated = [(parse_date(r.get("date")), r) for r in records if target in r["stance"]]
     undated = sum(1 for d, _ in dated if d is None)
     dated = [(d, r) for d, r in dated if d is not None]
-    if not dated:
+    if span is None and not dated:
         return TimeSeries(unit or "month", [], [], undated)
-    unit = unit or choose_bin_unit(d for d, _ in dated)
-    bins = bin_range(min(d for d, _ in dated), max(d for d, _ in dated), unit)
+    first, last = span if span is not None else (min(d for d, _ in dated), max(d for d, _ in dated))
+    unit = unit or choose_bin_unit([first, last])
+    bins = bin_range(first, last, unit)
     index = {b: i for i, b in enumerate(bins)}
     counts = [dict.fromkeys(labels, 0) for _ in bins]
     for day, record in dated:
@@ -667,7 +675,7 @@ def collect(
         group=group,
         by_group=label_counts_by_group(records, targets, labels, group.by),
         time_unit=unit,
-        over_time={t: stance_over_time(records, t, labels, unit) for t in targets},
+        over_time={t: stance_over_time(records, t, labels, unit, (min(dates), max(dates))) for t in targets} if dates else {},
         undated=len(records) - len(dates),
         frames=frames,
         frame_totals=frame_counts(records, frames),

@@ -227,7 +227,9 @@ def _group_section(data: ReportData) -> str:
 
 def _time_section(data: ReportData) -> str:
     dated = len(data.records) - data.undated
-    if not data.records or dated == 0:
+    if not data.targets:
+        return '<p class="note">No target of the config appears in these predictions.</p>'
+    if not data.over_time or dated == 0:
         return (
             '<p class="note">No paragraph in this run has a date, so there is no time view.'
             " Dates come from a date field or column, or a <code>date YYYY-MM-DD</code> header in text files.</p>"

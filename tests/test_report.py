@@ -252,6 +252,25 @@ def test_any_targets_and_labels_without_dates_or_sources_render_and_are_escaped(
     assert ">contra<" in page and ">pro<" in page and "favorable" not in page
 
 
+def test_empty_run_and_a_config_whose_targets_the_run_lacks_give_notes_not_crashes(tmp_path, default_config):
+    from stance.config import load_config
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "predictions.jsonl").write_text("", encoding="utf-8")
+    assert "predictions.jsonl holds no paragraphs" in build_report(run, None, default_config).read_text(encoding="utf-8")
+    # one target dated, another only undated: both share one time axis
+    records = [rec("a", {"China": "favorable"}, date="2024-01-02"), rec("b", {"Russia": "neutral"}, date=None),
+               rec("c", {"China": "neutral", "Russia": "unfavorable"}, date="2024-03-01")]
+    (run / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    page = build_report(run, None, default_config).read_text(encoding="utf-8")
+    assert "Targets in the config but not in these predictions (left out): United States." in page
+    assert "1 of 3 paragraphs have no date" in page
+    other = load_config(write_config(tmp_path / "o.yaml", "targets:\n  - {name: Mars}\n"))
+    page = build_report(run, None, other).read_text(encoding="utf-8")
+    assert "No target of the config appears in these predictions." in page
+
+
 def test_cli_writes_the_report_and_reports_a_missing_run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
