@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 TEST_OUTPUT = ROOT / "test-output"  # screenshots and other artefacts a person may want to look at
 
+pytest_plugins = ["labelstudio_fixture"]  # the session-wide Label Studio server (tests/labelstudio_fixture.py)
+
 
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:

@@ -376,6 +376,8 @@ def _project_dict(project: Any) -> dict[str, Any]:
         "label_config": project.label_config or "",
         "model_version": project.model_version or "",
         "task_number": getattr(project, "task_number", None),
+        "sampling": getattr(project, "sampling", None),
+        "show_collab_predictions": getattr(project, "show_collab_predictions", None),
     }
 
 

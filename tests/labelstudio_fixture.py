@@ -1,0 +1,73 @@
+"""One real Label Studio server for the whole test session (a fresh data dir starts in 35-80 s).
+
+Registered from conftest.py; the server starts only when a test asks for it, and is stopped
+(SIGTERM) at the end of the session.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def labelstudio_server(tmp_path_factory):
+    """A started `LocalServer` on 127.0.0.1 with a throwaway data dir, an admin user and a legacy token."""
+    from stance.errors import LabelStudioError
+    from stance.labelstudio.server import label_studio_binary, start_server
+
+    try:
+        label_studio_binary()
+    except LabelStudioError as exc:
+        pytest.fail(f"{exc} (scripts/test.sh installs it and sets LABEL_STUDIO_BIN)")
+    started = time.monotonic()
+    server = start_server(tmp_path_factory.mktemp("labelstudio-data"))
+    print(f"Label Studio ready at {server.url} in {time.monotonic() - started:.0f} s")
+    yield server
+    server.stop()
+
+
+def make_client(server_or_url, api_key: str | None = None, *, timeout: float = 120.0, max_retries: int = 3, backoff: float = 0.2):
+    """A client with short back-off (tests need no patience)."""
+    from stance.labelstudio.client import Credentials, LabelStudioClient
+
+    url = server_or_url if isinstance(server_or_url, str) else server_or_url.url
+    key = api_key if api_key is not None else server_or_url.api_key
+    return LabelStudioClient(Credentials(url, key, "test key"), timeout=timeout, max_retries=max_retries, backoff=backoff)
+
+
+@pytest.fixture()
+def ls_client(labelstudio_server):
+    return make_client(labelstudio_server)
+
+
+def unique_title(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def ls_seeds_run(tmp_path_factory, seeds_dir, default_config) -> Path:
+    """The seeds annotated with the default (offline) model: the predictions a user pushes first."""
+    from stance.annotate import annotate_corpus
+
+    out = tmp_path_factory.mktemp("ls-runs") / "seeds"
+    annotate_corpus([seeds_dir], out, default_config, progress=False)
+    return out
+
+
+def read_predictions(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def write_run(run_dir: Path, records: list[dict]) -> Path:
+    """A run directory holding exactly `records` (a hand-made or edited run)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / "predictions.jsonl").open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    (run_dir / "run.json").write_text(json.dumps({"status": "complete"}), encoding="utf-8")
+    return run_dir
