@@ -1,0 +1,144 @@
+"""Target-conditioned classification: one model input per (text, target), shared by training,
+the fine-tuned scorer and the shipped adapter.
+
+The input is a text pair: the target's name first, then the text with every mention of the
+target wrapped in markers (`@ Beijing @`). The mentions are what the alias gate finds (or the
+annotated span, as in NewsMTSC), so one model serves every target, including targets it never
+saw in training: the name tells it what to judge, the markers where the target is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from stance.config import StanceConfig, Target
+from stance.errors import ModelError
+from stance.mentions import alias_pattern
+from stance.scoring.base import ParagraphScores
+from stance.scoring.batching import run_batched
+
+MARKER = "@"
+INPUT_FORMAT = {"kind": "text-pair", "first": "target name", "second": "text, mentions wrapped in '@ ... @'", "version": 1}
+# frames come from the embedding scorer on this encoder: the trained models have no frame head
+FRAME_ENCODER = "bundled:all-MiniLM-L6-v2"
+
+
+def mention_spans(text: str, target: Target, span: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """Character spans of the target's mentions: the given span, else every alias match."""
+    if span is not None:
+        return [span]
+    return [match.span() for match in alias_pattern(target).finditer(text)]
+
+
+def mark_mentions(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """`text` with each span wrapped in markers (overlapping spans are merged)."""
+    merged: list[list[int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    pieces, cursor = [], 0
+    for start, end in merged:
+        pieces.append(text[cursor:start])
+        pieces.append(f"{MARKER} {text[start:end]} {MARKER}")
+        cursor = end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def model_inputs(text: str, target: Target, span: tuple[int, int] | None = None) -> tuple[str, str, bool]:
+    """(first segment, second segment, whether a mention was found) for one (text, target)."""
+    spans = mention_spans(text, target, span)
+    return target.name, mark_mentions(text, spans), bool(spans)
+
+
+def encode_pairs(tokenizer: Any, firsts: Sequence[str], seconds: Sequence[str], max_length: int) -> list[dict[str, list[int]]]:
+    """Tokenized pairs, unpadded; only the text side is truncated."""
+    if not firsts:
+        return []
+    encoded = tokenizer(list(firsts), list(seconds), truncation="only_second", max_length=max_length)
+    return [{k: encoded[k][i] for k in encoded} for i in range(len(firsts))]
+
+
+def check_labels(config: StanceConfig, model_labels: Sequence[str], where: str) -> None:
+    """The model must predict exactly the config's stance labels."""
+    if set(model_labels) != set(config.stance_label_names):
+        raise ModelError(
+            f"{where} predicts the labels {list(model_labels)} but the config's stance labels are"
+            f" {list(config.stance_label_names)}; use the config the model was trained with (its stance_config.yaml)"
+        )
+
+
+class TargetedScorer:
+    """The Scorer protocol over a target-conditioned sequence classifier.
+
+    Subclasses set `model`, `tokenizer`, `labels` (model output order), `device`, `max_length`
+    and `model_version`. Frames come from the embedding scorer (loaded on first use).
+    """
+
+    config: StanceConfig
+    model: Any
+    tokenizer: Any
+    labels: list[str]
+    device: Any
+    max_length: int
+    model_version: str
+
+    def _init_frames(self) -> None:
+        self._frame_scorer: Any = None
+
+    def probabilities(self, firsts: Sequence[str], seconds: Sequence[str]) -> Any:
+        """A (n, len(labels)) tensor of class probabilities."""
+        import torch
+
+        features = encode_pairs(self.tokenizer, firsts, seconds, self.max_length)
+        if not features:
+            return torch.empty(0, len(self.labels))
+        logits = run_batched(
+            features,
+            max_batch=self.config.model.batch_size,
+            max_tokens=self.config.model.max_tokens_per_batch,
+            tokenizer=self.tokenizer,
+            device=self.device,
+            forward=lambda batch: self.model(**batch).logits,
+        )
+        return torch.softmax(logits.double(), dim=-1)
+
+    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> list[ParagraphScores]:
+        not_mentioned = self.config.not_mentioned.name
+        with_not_mentioned = not self.config.gate.enabled
+        firsts, seconds, owners, absent = [], [], [], []
+        for i, (text, text_targets) in enumerate(zip(texts, targets, strict=True)):
+            for target in text_targets:
+                first, second, found = model_inputs(text, target)
+                if with_not_mentioned and not found:
+                    # the model has no not_mentioned class: with the gate off, the alias gate still
+                    # decides it here rather than inventing a stance for an absent target
+                    absent.append((i, target.name))
+                    continue
+                firsts.append(first)
+                seconds.append(second)
+                owners.append((i, target.name))
+        probs = self.probabilities(firsts, seconds).tolist()
+        results = [ParagraphScores(stance={}, frames={}) for _ in texts]
+        for (i, name), row in zip(owners, probs, strict=True):
+            scores = dict(zip(self.labels, row, strict=True))
+            ordered = {label: scores[label] for label in self.config.stance_label_names}
+            if with_not_mentioned:
+                ordered[not_mentioned] = 0.0
+            results[i].stance[name] = ordered
+        for i, name in absent:
+            results[i].stance[name] = {**dict.fromkeys(self.config.stance_label_names, 0.0), not_mentioned: 1.0}
+        if self.config.frame_names and texts:
+            for result, frames in zip(results, self._frames(texts), strict=True):
+                result.frames.update(frames)
+        return results
+
+    def _frames(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        if self._frame_scorer is None:
+            from stance.scoring.embedding import EmbeddingScorer
+
+            self._frame_scorer = EmbeddingScorer(self.config, FRAME_ENCODER)
+        return [s.frames for s in self._frame_scorer.score(texts, [[] for _ in texts])]
