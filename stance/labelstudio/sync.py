@@ -337,6 +337,7 @@ def _ensure_project(client: LabelStudioClient, title: str, xml: str, model_versi
         except UncertainWriteError:
             if attempt == client.max_retries:
                 raise
+            client.retries_done += 1
             time.sleep(client.backoff * 2**attempt)  # then look again: the project may exist now
     raise AssertionError("unreachable")
 
@@ -375,6 +376,7 @@ def _import_tasks_once(client: LabelStudioClient, pid: int, batch: Sequence[dict
         except UncertainWriteError:
             if attempt == client.max_retries:
                 raise
+            client.retries_done += 1
             time.sleep(client.backoff * 2**attempt)
             present = {t.para_id for t in client.list_tasks(pid)}
             imported += sum(1 for r in pending if r["id"] in present)
@@ -396,6 +398,7 @@ def _import_predictions_once(client: LabelStudioClient, pid: int, batch: Sequenc
         except UncertainWriteError:
             if attempt == client.max_retries:
                 raise
+            client.retries_done += 1
             time.sleep(client.backoff * 2**attempt)
             versions = _versions_by_task(client.list_prediction_versions(pid))
             done = [(t, r) for t, r in pending if r["model_version"] in versions.get(t, set())]
