@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import write_config
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +72,38 @@ def write_run(run_dir: Path, records: list[dict]) -> Path:
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     (run_dir / "run.json").write_text(json.dumps({"status": "complete"}), encoding="utf-8")
     return run_dir
+
+
+MARKUP_TEXT = 'He said <script>window.__pwned = 1</script> & "quoted" \'single\' <b>bold</b> AT&T <Inc> &amp; done.'
+MARKUP_TARGET = "AT&T <Inc>"
+
+
+def markup_config(tmp_path: Path):
+    """A config whose target and frame names hold markup: `AT&T <Inc>`, quotes, `<b>`."""
+    from stance.config import load_config
+
+    return load_config(
+        write_config(
+            tmp_path / "markup.yaml",
+            f"targets:\n  - name: {json.dumps(MARKUP_TARGET)}\n    aliases: [AT&T]\n  - name: China\n"
+            "frames:\n  items:\n    - name: \"Economic & \\\"trade\\\" <b>\"\n      description: \"<i>money</i> & 'markets'\"\n"
+            "      phrase: money\n    - name: Other\n      description: other\n      phrase: other\n      residual: true\n",
+        )
+    )
+
+
+def markup_records(config) -> list[dict]:
+    """Two hand-made predictions; the first paragraph holds a <script>, &, quotes and tags."""
+    frame = config.frame_names[0]
+    return [
+        {
+            "id": f"markup:{i}:0000000{i}", "doc_id": "markup", "index": i, "text": text, "date": None,
+            "title": "<h1>Title & \"co\"</h1>", "source": "<Source>",
+            "stance": {
+                MARKUP_TARGET: {"label": "unfavorable", "scores": {"unfavorable": 0.6, "neutral": 0.4}, "mentioned": True},
+                "China": {"label": "not_mentioned", "scores": {"not_mentioned": 1.0}, "mentioned": False},
+            },
+            "frames": {frame: 0.9}, "frame_labels": [frame], "model_version": "markup-v1",
+        }
+        for i, text in enumerate([MARKUP_TEXT, "Plain <i>second</i> paragraph & more."])
+    ]

@@ -17,7 +17,16 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, write_config
-from labelstudio_fixture import make_client, read_predictions, unique_title, write_run
+from labelstudio_fixture import (
+    MARKUP_TARGET,
+    MARKUP_TEXT,
+    make_client,
+    markup_config,
+    markup_records,
+    read_predictions,
+    unique_title,
+    write_run,
+)
 from ls_fault_proxy import FaultProxy, Rule
 
 from stance.config import load_config
@@ -231,37 +240,6 @@ def test_the_api_key_never_appears_in_files_output_errors_or_logs(labelstudio_se
     assert key not in text and error.value.__context__ is None and error.value.__cause__ is None
     push_run(run, default_config, make_client(labelstudio_server), title, progress=False)
     assert caplog.records and key not in caplog.text
-
-
-MARKUP_TEXT = 'He said <script>window.__pwned = 1</script> & "quoted" \'single\' <b>bold</b> AT&T <Inc> &amp; done.'
-MARKUP_TARGET = "AT&T <Inc>"
-
-
-def markup_config(tmp_path):
-    return load_config(
-        write_config(
-            tmp_path / "markup.yaml",
-            f"targets:\n  - name: {json.dumps(MARKUP_TARGET)}\n    aliases: [AT&T]\n  - name: China\n"
-            "frames:\n  items:\n    - name: \"Economic & \\\"trade\\\" <b>\"\n      description: \"<i>money</i> & 'markets'\"\n"
-            "      phrase: money\n    - name: Other\n      description: other\n      phrase: other\n      residual: true\n",
-        )
-    )
-
-
-def markup_records(config) -> list[dict]:
-    frame = config.frame_names[0]
-    return [
-        {
-            "id": f"markup:{i}:0000000{i}", "doc_id": "markup", "index": i, "text": text, "date": None,
-            "title": "<h1>Title & \"co\"</h1>", "source": "<Source>",
-            "stance": {
-                MARKUP_TARGET: {"label": "unfavorable", "scores": {"unfavorable": 0.6, "neutral": 0.4}, "mentioned": True},
-                "China": {"label": "not_mentioned", "scores": {"not_mentioned": 1.0}, "mentioned": False},
-            },
-            "frames": {frame: 0.9}, "frame_labels": [frame], "model_version": "markup-v1",
-        }
-        for i, text in enumerate([MARKUP_TEXT, "Plain <i>second</i> paragraph & more."])
-    ]
 
 
 def test_markup_in_text_and_target_names_round_trips_unchanged(ls_client, tmp_path):
