@@ -359,6 +359,19 @@ class LabelStudioClient:
         )
         return int(annotation.id)
 
+    def annotations_from_predictions(self, project_id: int, model_version: str, task_ids: Sequence[int] | None = None) -> None:
+        """Accept predictions as annotations, as the Data Manager action "Create Annotations From Predictions" does
+        (all tasks, or `task_ids`). Not idempotent: a task gets one more annotation each time."""
+        selected: dict[str, Any] = {"all": True, "excluded": []} if task_ids is None else {"all": False, "included": list(task_ids)}
+        self._call(
+            f"accepting the predictions of {model_version} in project {project_id}",
+            lambda c: c.actions.create(
+                id="predictions_to_annotations", project=project_id, selected_items=selected,
+                request_options={"additional_body_parameters": {"model_version": model_version}, "timeout_in_seconds": self.timeout},
+            ),
+            write=True,
+        )
+
     def create_user(self, email: str, password: str) -> int:
         """A user of the organization (an extra annotator in tests)."""
         user = self._call(f"creating user {email}", lambda c: c.users.create(email=email, password=password, username=email.split("@")[0]), write=True)

@@ -261,7 +261,7 @@ def push_run(
 
     tasks = client.list_tasks(pid)
     present = _tasks_by_paragraph(tasks)
-    has_version = _versions_by_task(client.list_prediction_versions(pid))
+    has_version = _versions_by_task(client.list_prediction_versions(pid)) if any(r["id"] in present for r in records) else {}
     new = order_records([r for r in records if r["id"] not in present], order, seed)
     left_for_later = 0
     if limit is not None and len(new) > limit:
@@ -289,7 +289,9 @@ def push_run(
     if model_version and version_in_project and client.get_project(pid)["model_version"] != model_version:
         client.update_project(pid, model_version=model_version)  # annotators now see this version pre-selected
 
-    duplicates_removed, final = _remove_duplicates(client, pid, notes)
+    # nothing written and no copies seen: the listing from the start is still the project's state
+    unchanged = not (new or needing_prediction) and all(len(ids) == 1 for ids in present.values())
+    duplicates_removed, final = _remove_duplicates(client, pid, notes, tasks if unchanged else None)
     final_ids = {t.para_id for t in final}
     missing = [r["id"] for r in new if r["id"] not in final_ids]
     if missing:
@@ -407,9 +409,9 @@ def _import_predictions_once(client: LabelStudioClient, pid: int, batch: Sequenc
     return added
 
 
-def _remove_duplicates(client: LabelStudioClient, pid: int, notes: list[str]) -> tuple[int, list[TaskRef]]:
+def _remove_duplicates(client: LabelStudioClient, pid: int, notes: list[str], tasks: list[TaskRef] | None = None) -> tuple[int, list[TaskRef]]:
     """Keep one task per paragraph: delete extra copies that nobody has annotated."""
-    tasks = client.list_tasks(pid)
+    tasks = client.list_tasks(pid) if tasks is None else tasks
     by_paragraph: dict[str, list[TaskRef]] = defaultdict(list)
     for task in tasks:
         if task.para_id is not None:
