@@ -75,7 +75,7 @@ def test_faults_during_push_and_pull_lose_and_duplicate_nothing(labelstudio_serv
         Rule("POST", IMPORT, "reset_before", nth=9),
         Rule("GET", r"/api/tasks/", "503_before", nth=2),
         Rule("GET", r"/api/tasks/", "reset_before", nth=4),
-        Rule("GET", r"/api/predictions/", "slow_after", nth=1),
+        Rule("GET", r"/api/tasks/", "slow_after", nth=6),
     ]
     with FaultProxy(labelstudio_server.url, rules, slow_seconds=7) as proxy:
         client = make_client(proxy.url, labelstudio_server.api_key, timeout=5, max_retries=4, backoff=0.2)

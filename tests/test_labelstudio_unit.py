@@ -242,3 +242,18 @@ def test_pull_never_overwrites_an_earlier_export_silently(tmp_path, default_conf
     with pytest.raises(LabelStudioError, match="already exists .*--overwrite"):
         pull_project(default_config, client, "p", out)
     assert out.read_text(encoding="utf-8") == "earlier export\n"
+
+
+def test_export_is_read_one_task_at_a_time_across_chunk_boundaries():
+    import io
+
+    from stance.labelstudio.client import iter_json_array
+
+    tasks = [{"id": i, "data": {"text": f"ü, ] }} {{ \"[{i}]\" " * (i % 7), "n": [i, {"x": None}]}} for i in range(200)]
+    raw = json.dumps(tasks, ensure_ascii=False, indent=1).encode("utf-8")
+    for chunk_size in (1, 7, 64, 1 << 20):
+        assert list(iter_json_array(io.BytesIO(raw), chunk_size=chunk_size)) == tasks
+    assert list(iter_json_array(io.BytesIO(b" [ ] "))) == []
+    for broken in (b"", b"{}", b'[{"id": 1}', b'[{"id": 1}, 3]'):
+        with pytest.raises(ValueError):
+            list(iter_json_array(io.BytesIO(broken), chunk_size=4))

@@ -26,7 +26,7 @@ import math
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -261,7 +261,7 @@ def push_run(
 
     tasks = client.list_tasks(pid)
     present = _tasks_by_paragraph(tasks)
-    has_version = _versions_by_task(client.list_prediction_versions(pid)) if any(r["id"] in present for r in records) else {}
+    has_version = _model_versions(client, pid, tasks, versions)
     new = order_records([r for r in records if r["id"] not in present], order, seed)
     left_for_later = 0
     if limit is not None and len(new) > limit:
@@ -352,11 +352,18 @@ def _tasks_by_paragraph(tasks: Iterable[TaskRef]) -> dict[str, list[int]]:
     return present
 
 
-def _versions_by_task(pairs: Iterable[tuple[int, str]]) -> dict[int, set[str]]:
-    versions: dict[int, set[str]] = defaultdict(set)
-    for task_id, version in pairs:
-        versions[task_id].add(version)
-    return versions
+def _model_versions(client: LabelStudioClient, pid: int, tasks: Sequence[TaskRef], versions: Iterable[str]) -> dict[int, set[str]]:
+    """Task id -> the model versions of its predictions.
+
+    The task listing carries them, but joined with commas by Label Studio: a version that holds
+    a comma needs the (slower, unpaged) list of every prediction instead.
+    """
+    if not any("," in version for version in versions):
+        return {t.id: set(t.model_versions) for t in tasks}
+    found: dict[int, set[str]] = defaultdict(set)
+    for task_id, version in client.list_prediction_versions(pid):
+        found[task_id].add(version)
+    return found
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -402,7 +409,7 @@ def _import_predictions_once(client: LabelStudioClient, pid: int, batch: Sequenc
                 raise
             client.retries_done += 1
             time.sleep(client.backoff * 2**attempt)
-            versions = _versions_by_task(client.list_prediction_versions(pid))
+            versions = _model_versions(client, pid, client.list_tasks(pid), [r["model_version"] for _, r in pending])
             done = [(t, r) for t, r in pending if r["model_version"] in versions.get(t, set())]
             added += len(done)
             pending = [(t, r) for t, r in pending if r["model_version"] not in versions.get(t, set())]
@@ -482,18 +489,19 @@ def pull_project(
     if len(found) > 1:
         raise LabelStudioError(f"{len(found)} projects at {client.url} are called {project_title!r}; rename all but one")
     project = found[0]
-    exported = client.export_tasks(project["id"], with_annotations_only=True)
-    records, stats = annotation_records(exported, config, project["model_version"])
-    records.sort(key=lambda r: (r["id"], r["target"], r["annotator"] or "", r["updated_at"] or ""))
+    stats = new_pull_stats()
+    labels: list[dict[str, Any]] = []  # only what the summary needs, not the texts: memory stays small
     with atomic_writer(out) as handle:
-        for record in records:
+        exported = client.export_tasks(project["id"], with_annotations_only=True)
+        for record in iter_annotation_records(exported, config, project["model_version"], stats):
             handle.write(dumps_line(record))
+            labels.append({k: record[k] for k in ("id", "target", "label", "annotator", "updated_at", "model_label")})
     result = PullResult(
         url=client.url, project_id=project["id"], project_title=project_title, out=str(out),
-        tasks_exported=len(exported), annotations=stats["annotations"], records=len(records),
+        tasks_exported=stats["tasks"], annotations=stats["annotations"], records=len(labels),
         skipped_tasks=stats["skipped_tasks"], cancelled_annotations=stats["cancelled"],
         unlabelled_targets=stats["unlabelled"], invalid=stats["invalid"], annotators=sorted(stats["annotators"]),
-        per_target=review_summary(records, config), frames_changed=stats["frames_changed"],
+        per_target=review_summary(labels, config), frames_changed=_frames_changed(stats),
         seconds=round(time.monotonic() - started, 3), retries=client.retries_done,
     )
     atomic_write_json(summary_path, {"pulled_at": _now(), **asdict(result)})
@@ -505,40 +513,59 @@ def summary_path_for(out: Path) -> Path:
     return out.with_name(out.stem + ".summary.json")
 
 
-def annotation_records(
-    exported: Sequence[dict[str, Any]], config: StanceConfig, project_model_version: str = ""
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Interchange records from Label Studio's JSON export, and counts for the summary.
+def new_pull_stats() -> dict[str, Any]:
+    """Counters that `iter_annotation_records` fills in."""
+    return {
+        "tasks": 0, "annotations": 0, "cancelled": 0, "skipped_tasks": 0, "unlabelled": 0, "invalid": [],
+        "annotators": set(), "frames_compared": 0, "frames_changed": 0,
+    }
 
-    One record per (paragraph, target, kept annotation): every person's annotation is kept;
-    cancelled (skipped) annotations are counted and left out; a target the annotator left
-    blank is counted as unlabelled, not taken as `not_mentioned`.
+
+def annotation_records(
+    exported: Iterable[dict[str, Any]], config: StanceConfig, project_model_version: str = ""
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """All interchange records of an export, and the counts (see `iter_annotation_records`)."""
+    stats = new_pull_stats()
+    records = list(iter_annotation_records(exported, config, project_model_version, stats))
+    return records, {**stats, "frames_changed": _frames_changed(stats)}
+
+
+def _frames_changed(stats: dict[str, Any]) -> float | None:
+    return round(stats["frames_changed"] / stats["frames_compared"], 4) if stats["frames_compared"] else None
+
+
+def iter_annotation_records(
+    exported: Iterable[dict[str, Any]], config: StanceConfig, project_model_version: str, stats: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
+    """Interchange records from Label Studio's JSON export, counting into `stats` as it goes.
+
+    One record per (paragraph, target, kept annotation), in export order: every person's
+    annotation is kept; cancelled (skipped) annotations are counted and left out; a target the
+    annotator left blank is counted as unlabelled, not taken as `not_mentioned`.
     """
     names = control_names(config)
     allowed = set(config.all_label_names)
     frame_names = set(config.frame_names)
-    records: list[dict[str, Any]] = []
-    invalid: list[str] = []
-    annotators: set[str] = set()
-    cancelled = skipped_tasks = unlabelled = annotations = 0
-    frame_compared = frame_changed = 0
+    known_controls = set(names.values()) | {FRAMES_NAME}
+    invalid: list[str] = stats["invalid"]
     for task in exported:
+        stats["tasks"] += 1
         data = task.get("data") or {}
         para_id = data.get("para_id")
         kept = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
-        cancelled += sum(1 for a in task.get("annotations") or [] if a.get("was_cancelled"))
+        stats["cancelled"] += sum(1 for a in task.get("annotations") or [] if a.get("was_cancelled"))
         if not kept:
-            skipped_tasks += 1
+            stats["skipped_tasks"] += 1
             continue
         if not para_id:
             invalid.append(f"task {task.get('id')}: no para_id in its data (not pushed by stance); skipped")
             continue
         predictions = {p.get("id"): p for p in task.get("predictions") or [] if isinstance(p, dict)}
         for annotation in kept:
-            annotations += 1
+            stats["annotations"] += 1
             where = f"task {task.get('id')} (paragraph {para_id!r}), annotation {annotation.get('id')}"
             annotator = _annotator(annotation.get("completed_by"))
-            annotators.add(annotator)
+            stats["annotators"].add(annotator)
             chosen = _choices_by_control(annotation.get("result") or [])
             prediction = _prediction_seen(annotation, predictions, project_model_version)
             predicted = _choices_by_control(prediction.get("result") or []) if prediction else {}
@@ -548,12 +575,12 @@ def annotation_records(
                 invalid.append(f"{where}: frame(s) {', '.join(map(repr, bad_frames))} not in the config; frames left out")
                 frames = None
             if frames is not None and prediction:
-                frame_compared += 1
-                frame_changed += set(frames) != set(predicted.get(FRAMES_NAME) or [])
+                stats["frames_compared"] += 1
+                stats["frames_changed"] += set(frames) != set(predicted.get(FRAMES_NAME) or [])
             for target in config.targets:
                 values = chosen.get(names[target.name])
                 if not values:
-                    unlabelled += 1
+                    stats["unlabelled"] += 1
                     continue
                 if len(values) != 1 or values[0] not in allowed:
                     invalid.append(
@@ -561,31 +588,22 @@ def annotation_records(
                     )
                     continue
                 model_values = predicted.get(names[target.name]) or []
-                records.append(
-                    {
-                        "id": para_id,
-                        "text": data.get(TEXT_NAME, ""),
-                        "target": target.name,
-                        "label": values[0],
-                        "frames": [f for f in config.frame_names if f in set(frames)] if frames is not None else None,
-                        "annotator": annotator,
-                        "updated_at": annotation.get("updated_at") or annotation.get("created_at"),
-                        "model_label": model_values[0] if len(model_values) == 1 else None,
-                        "model_version": prediction.get("model_version") if prediction else None,
-                        "doc_id": data.get("doc_id"),
-                        "annotation_id": annotation.get("id"),
-                    }
-                )
-            known = set(names.values()) | {FRAMES_NAME}
-            unknown = sorted(set(chosen) - known)
+                yield {
+                    "id": para_id,
+                    "text": data.get(TEXT_NAME, ""),
+                    "target": target.name,
+                    "label": values[0],
+                    "frames": [f for f in config.frame_names if f in set(frames)] if frames is not None else None,
+                    "annotator": annotator,
+                    "updated_at": annotation.get("updated_at") or annotation.get("created_at"),
+                    "model_label": model_values[0] if len(model_values) == 1 else None,
+                    "model_version": prediction.get("model_version") if prediction else None,
+                    "doc_id": data.get("doc_id"),
+                    "annotation_id": annotation.get("id"),
+                }
+            unknown = sorted(set(chosen) - known_controls)
             if unknown:
                 invalid.append(f"{where}: choice group(s) {', '.join(map(repr, unknown))} are not in the config; ignored")
-    stats = {
-        "annotations": annotations, "cancelled": cancelled, "skipped_tasks": skipped_tasks, "unlabelled": unlabelled,
-        "invalid": invalid, "annotators": annotators,
-        "frames_changed": round(frame_changed / frame_compared, 4) if frame_compared else None,
-    }
-    return records, stats
 
 
 def _annotator(completed_by: Any) -> str:
