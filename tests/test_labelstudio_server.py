@@ -235,10 +235,14 @@ def test_a_project_with_other_labels_is_refused_with_the_differences(ls_client, 
 def test_invalid_predictions_are_named_and_the_rest_is_pushed(ls_client, ls_seeds_run, default_config, tmp_path):
     records = read_predictions(ls_seeds_run)[:6]
     records[2]["stance"]["Russia"]["label"] = "hostile"
-    result = push_run(write_run(tmp_path / "bad", records), default_config, ls_client, unique_title("invalid"), progress=False)
+    run = write_run(tmp_path / "bad", records)
+    with (run / "predictions.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write('{"id": "half a line from a kill\n')
+    result = push_run(run, default_config, ls_client, unique_title("invalid"), progress=False)
     assert result.new_tasks == 5
-    [problem] = result.invalid
+    [problem, broken] = result.invalid
     assert "predictions.jsonl:3" in problem and records[2]["id"] in problem and "'hostile'" in problem and "'Russia'" in problem
+    assert "predictions.jsonl:7: not a JSON object" in broken
 
 
 def test_wrong_token_and_unreachable_server_give_clear_errors(labelstudio_server, ls_seeds_run, default_config, monkeypatch, tmp_path):

@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from stance.config import StanceConfig
 from stance.errors import InputError, LabelStudioError
-from stance.fileio import atomic_write_json, atomic_writer, dumps_line, iter_jsonl
+from stance.fileio import atomic_write_json, atomic_writer, dumps_line
 from stance.labelstudio.client import LabelStudioClient, TaskRef, UncertainWriteError
 from stance.labelstudio.xml import FRAMES_NAME, TEXT_NAME, config_differences, control_names, labeling_config
 from stance.progress import Progress
@@ -132,39 +132,94 @@ def _clip(text: str) -> str:
     return text if len(text) <= CONTEXT_CHARS else text[: CONTEXT_CHARS - 1].rstrip() + "…"
 
 
+@dataclass(frozen=True, slots=True)
+class RunEntry:
+    """One usable prediction of a run: what ordering and matching need, and where the rest is."""
+
+    id: str
+    model_version: str
+    confidence: float
+    offset: int  # byte offset of its line in predictions.jsonl
+
+
 @dataclass
 class RunPredictions:
-    """The usable prediction records of a run, in file order, and the neighbours of each paragraph."""
+    """The usable predictions of a run, in file order, read from the file only when a task is built.
+
+    Memory stays small for large runs: only ids, versions, scores and byte offsets are held.
+    """
 
     path: Path
-    records: list[dict[str, Any]]
+    entries: list[RunEntry]
     problems: list[str]
-    neighbours: dict[str, tuple[str | None, str | None]]
+    neighbours: dict[str, tuple[int | None, int | None]]  # id -> offsets of the previous and next paragraph
     complete: bool
+    _handle: Any = field(default=None, repr=False)
+
+    def read(self, offset: int) -> dict[str, Any]:
+        """The prediction record whose line starts at `offset`."""
+        if self._handle is None:
+            self._handle = self.path.open("rb")
+        self._handle.seek(offset)
+        return json.loads(self._handle.readline())
+
+    def task(self, entry: RunEntry, config: StanceConfig) -> dict[str, Any]:
+        """The Label Studio task of an entry, with its neighbouring paragraphs as context."""
+        before, after = self.neighbours.get(entry.id, (None, None))
+        return task_for(
+            self.read(entry.offset), config,
+            self.read(before)["text"] if before is not None else None,
+            self.read(after)["text"] if after is not None else None,
+        )
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 def read_run(run: str | Path, config: StanceConfig) -> RunPredictions:
-    """Read RUN/predictions.jsonl (or that file itself) and check every record against the config."""
+    """Index RUN/predictions.jsonl (or that file itself), checking every record against the config.
+
+    A record that is not JSON, or whose labels the config does not define, is reported (file,
+    line, paragraph, what is wrong) and left out; the rest is pushed.
+    """
     run = Path(run)
     path = run / "predictions.jsonl" if run.is_dir() else run
     if not path.is_file():
         raise InputError(f"{path} does not exist; expected a run directory written by `stance annotate` (with predictions.jsonl)")
-    records, problems = [], []
-    by_doc: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+    entries: list[RunEntry] = []
+    problems: list[str] = []
+    by_doc: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
     seen: set[str] = set()
-    for line_no, record in iter_jsonl(path, "predictions"):
-        issues = check_prediction(record, config)
-        if not issues and not record.get("model_version"):
-            issues.append("field 'model_version' is missing")
-        if not issues and record["id"] in seen:
-            issues.append(f"paragraph id {record['id']!r} appears twice; the first one is pushed")
-        if issues:
-            problems.append(f"{path}:{line_no} (paragraph {record.get('id')!r}): {'; '.join(issues)}; skipped")
-            continue
-        seen.add(record["id"])
-        records.append(record)
-        by_doc[str(record.get("doc_id"))].append((int(record.get("index") or 0), record["id"], record["text"]))
-    neighbours: dict[str, tuple[str | None, str | None]] = {}
+    versions: dict[str, str] = {}  # one string object per version, however many paragraphs carry it
+    with path.open("rb") as handle:
+        offset = 0
+        for line_no, raw in enumerate(handle, start=1):
+            start, offset = offset, offset + len(raw)
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError as exc:
+                problems.append(f"{path}:{line_no}: not a JSON object ({str(exc)[:80]}); skipped")
+                continue
+            if not isinstance(record, dict):
+                problems.append(f"{path}:{line_no}: not a JSON object; skipped")
+                continue
+            issues = check_prediction(record, config)
+            if not issues and not record.get("model_version"):
+                issues.append("field 'model_version' is missing")
+            if not issues and record["id"] in seen:
+                issues.append(f"paragraph id {record['id']!r} appears twice; the first one is pushed")
+            if issues:
+                problems.append(f"{path}:{line_no} (paragraph {record.get('id')!r}): {'; '.join(issues)}; skipped")
+                continue
+            seen.add(record["id"])
+            version = versions.setdefault(record["model_version"], record["model_version"])
+            entries.append(RunEntry(record["id"], version, confidence(record), start))
+            by_doc[str(record.get("doc_id"))].append((int(record.get("index") or 0), record["id"], start))
+    neighbours: dict[str, tuple[int | None, int | None]] = {}
     for paragraphs in by_doc.values():
         paragraphs.sort()
         for i, (_, pid, _) in enumerate(paragraphs):
@@ -178,11 +233,11 @@ def read_run(run: str | Path, config: StanceConfig) -> RunPredictions:
             complete = json.loads(run_json.read_text(encoding="utf-8")).get("status") == "complete"
         except (OSError, ValueError):
             complete = False
-    return RunPredictions(path, records, problems, neighbours, complete)
+    return RunPredictions(path, entries, problems, neighbours, complete)
 
 
-def order_records(records: Sequence[dict[str, Any]], order: str, seed: int = 0) -> list[dict[str, Any]]:
-    """`uncertainty`: least confident first; `random`: a fixed shuffle (by seed); `document`: file order."""
+def order_records(records: Sequence[Any], order: str, seed: int = 0, key: Callable[[Any], float] = confidence) -> list[Any]:
+    """`uncertainty`: least confident first (by `key`); `random`: a fixed shuffle (by seed); `document`: file order."""
     if order == "document":
         return list(records)
     if order == "random":
@@ -190,7 +245,7 @@ def order_records(records: Sequence[dict[str, Any]], order: str, seed: int = 0) 
         random.Random(seed).shuffle(shuffled)
         return shuffled
     if order == "uncertainty":
-        return sorted(records, key=confidence)  # stable: ties keep file order
+        return sorted(records, key=key)  # stable: ties keep file order
     raise LabelStudioError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
 
 
@@ -245,11 +300,35 @@ def push_run(
     started = time.monotonic()
     batch_size = batch_size or config.labelstudio.batch_size
     run_data = read_run(run, config)
-    records = run_data.records
+    try:
+        result = _push(run_data, config, client, project_title, limit=limit, order=order, seed=seed, batch_size=batch_size,
+                       progress=progress, on_batch=on_batch, started=started)
+    finally:
+        run_data.close()
+    if Path(run).is_dir():
+        atomic_write_json(Path(run) / PUSH_RECORD, {"pushed_at": _now(), **asdict(result)})
+    return result
+
+
+def _push(
+    run_data: RunPredictions,
+    config: StanceConfig,
+    client: LabelStudioClient,
+    project_title: str,
+    *,
+    limit: int | None,
+    order: str,
+    seed: int,
+    batch_size: int,
+    progress: bool,
+    on_batch: Callable[[int], None] | None,
+    started: float,
+) -> PushResult:
+    entries = run_data.entries
     notes = []
     if not run_data.complete:
-        notes.append(f"{run_data.path.parent / 'run.json'} does not say the run is complete: pushing the {len(records)} paragraphs written so far")
-    versions = Counter(r["model_version"] for r in records)
+        notes.append(f"{run_data.path.parent / 'run.json'} does not say the run is complete: pushing the {len(entries)} paragraphs written so far")
+    versions = Counter(e.model_version for e in entries)
     model_version = versions.most_common(1)[0][0] if versions else ""
     xml = labeling_config(config)
 
@@ -262,28 +341,27 @@ def push_run(
     tasks = client.list_tasks(pid)
     present = _tasks_by_paragraph(tasks)
     has_version = _model_versions(client, pid, tasks, versions)
-    new = order_records([r for r in records if r["id"] not in present], order, seed)
+    new = order_records([e for e in entries if e.id not in present], order, seed, key=lambda e: e.confidence)
     left_for_later = 0
     if limit is not None and len(new) > limit:
         left_for_later = len(new) - limit
         new = new[:limit]
     needing_prediction = [
-        (present[r["id"]][0], r) for r in records if r["id"] in present and r["model_version"] not in has_version.get(present[r["id"]][0], set())
+        (present[e.id][0], e) for e in entries if e.id in present and e.model_version not in has_version.get(present[e.id][0], set())
     ]
 
     new_tasks = predictions_added = 0
-    total_work = len(new) + len(needing_prediction)
-    with Progress(total_work, "push", unit="tasks", enabled=progress) as bar:
+    with Progress(len(new) + len(needing_prediction), "push", unit="tasks", enabled=progress) as bar:
         for batch_no, batch in enumerate(_batches(new, batch_size)):
             new_tasks += _import_tasks_once(client, pid, batch, run_data, config)
             bar.advance(len(batch))
             if on_batch is not None:
                 on_batch(batch_no)
         for batch in _batches(needing_prediction, batch_size):
-            predictions_added += _import_predictions_once(client, pid, batch, config)
+            predictions_added += _import_predictions_once(client, pid, batch, run_data, config)
             bar.advance(len(batch))
 
-    already_present = sum(1 for r in records if r["id"] in present)
+    already_present = sum(1 for e in entries if e.id in present)
     # Label Studio refuses a project model_version that no prediction carries: set it only when one does
     version_in_project = bool(new or needing_prediction or already_present)
     if model_version and version_in_project and client.get_project(pid)["model_version"] != model_version:
@@ -293,22 +371,19 @@ def push_run(
     unchanged = not (new or needing_prediction) and all(len(ids) == 1 for ids in present.values())
     duplicates_removed, final = _remove_duplicates(client, pid, notes, tasks if unchanged else None)
     final_ids = {t.para_id for t in final}
-    missing = [r["id"] for r in new if r["id"] not in final_ids]
+    missing = [e.id for e in new if e.id not in final_ids]
     if missing:
         raise LabelStudioError(
             f"after the push, {len(missing)} paragraph(s) are still not in project {project_title!r} (e.g. {missing[0]!r});"
             " run the same push again"
         )
-    result = PushResult(
+    return PushResult(
         url=client.url, project_id=pid, project_title=project_title, created_project=created, model_version=model_version,
-        paragraphs_in_run=len(records) + len(run_data.problems), invalid=run_data.problems,
+        paragraphs_in_run=len(entries) + len(run_data.problems), invalid=run_data.problems,
         already_present=already_present, new_tasks=new_tasks, predictions_added=predictions_added,
         left_for_later=left_for_later, duplicates_removed=duplicates_removed, tasks_in_project=len(final),
         seconds=round(time.monotonic() - started, 3), retries=client.retries_done, notes=notes,
     )
-    if Path(run).is_dir():
-        atomic_write_json(Path(run) / PUSH_RECORD, {"pushed_at": _now(), **asdict(result)})
-    return result
 
 
 def _ensure_project(client: LabelStudioClient, title: str, xml: str, model_version: str) -> tuple[dict[str, Any], bool]:
@@ -371,16 +446,15 @@ def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _import_tasks_once(client: LabelStudioClient, pid: int, batch: Sequence[dict[str, Any]], run: RunPredictions, config: StanceConfig) -> int:
+def _import_tasks_once(client: LabelStudioClient, pid: int, batch: Sequence[RunEntry], run: RunPredictions, config: StanceConfig) -> int:
     """Import a batch; after an uncertain failure, import only what the project still lacks."""
     pending = list(batch)
     imported = 0
     for attempt in range(client.max_retries + 1):
         if not pending:
             break
-        tasks = [task_for(r, config, *run.neighbours.get(r["id"], (None, None))) for r in pending]
         try:
-            imported += len(client.import_tasks(pid, tasks))
+            imported += len(client.import_tasks(pid, [run.task(e, config) for e in pending]))
             return imported
         except UncertainWriteError:
             if attempt == client.max_retries:
@@ -388,31 +462,31 @@ def _import_tasks_once(client: LabelStudioClient, pid: int, batch: Sequence[dict
             client.retries_done += 1
             time.sleep(client.backoff * 2**attempt)
             present = {t.para_id for t in client.list_tasks(pid)}
-            imported += sum(1 for r in pending if r["id"] in present)
-            pending = [r for r in pending if r["id"] not in present]
+            imported += sum(1 for e in pending if e.id in present)
+            pending = [e for e in pending if e.id not in present]
     return imported
 
 
-def _import_predictions_once(client: LabelStudioClient, pid: int, batch: Sequence[tuple[int, dict[str, Any]]], config: StanceConfig) -> int:
+def _import_predictions_once(
+    client: LabelStudioClient, pid: int, batch: Sequence[tuple[int, RunEntry]], run: RunPredictions, config: StanceConfig
+) -> int:
     """Add a batch of predictions to existing tasks; after an uncertain failure, only the missing ones."""
     pending = list(batch)
     added = 0
     for attempt in range(client.max_retries + 1):
         if not pending:
             break
-        predictions = [{"task": task_id, **prediction_for(r, config)} for task_id, r in pending]
         try:
-            client.import_predictions(pid, predictions)
+            client.import_predictions(pid, [{"task": task_id, **prediction_for(run.read(e.offset), config)} for task_id, e in pending])
             return added + len(pending)
         except UncertainWriteError:
             if attempt == client.max_retries:
                 raise
             client.retries_done += 1
             time.sleep(client.backoff * 2**attempt)
-            versions = _model_versions(client, pid, client.list_tasks(pid), [r["model_version"] for _, r in pending])
-            done = [(t, r) for t, r in pending if r["model_version"] in versions.get(t, set())]
-            added += len(done)
-            pending = [(t, r) for t, r in pending if r["model_version"] not in versions.get(t, set())]
+            versions = _model_versions(client, pid, client.list_tasks(pid), [e.model_version for _, e in pending])
+            added += sum(1 for t, e in pending if e.model_version in versions.get(t, set()))
+            pending = [(t, e) for t, e in pending if e.model_version not in versions.get(t, set())]
     return added
 
 
