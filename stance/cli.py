@@ -248,9 +248,10 @@ def labelstudio_serve_command(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         typer.echo(f"Label Studio is up at {server.url} (log: {server.log_path})")
-        typer.echo(f"login and API key: {server.data_dir / 'stance-credentials.json'}")
+        typer.echo(f"browser login (email, password): {server.data_dir / 'stance-credentials.json'}")
+        typer.echo("in another shell:")
         typer.echo(f"  export LABEL_STUDIO_URL={server.url}")
-        typer.echo("  export LABEL_STUDIO_API_KEY=$(python3 -c \"import json;print(json.load(open('" + str(server.data_dir / "stance-credentials.json") + "'))['api_key'])\")")
+        typer.echo(f"  export LABEL_STUDIO_API_KEY=$(cat {server.data_dir / 'api-key'})")
         typer.echo("Ctrl-C stops the server.")
         while not stop.wait(1.0) and server.is_running():
             pass

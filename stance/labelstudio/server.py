@@ -30,6 +30,7 @@ from stance.errors import LabelStudioError
 DEFAULT_USERNAME = "admin@example.com"
 START_TIMEOUT = 400.0  # a fresh data dir runs every Django migration: 70-80 s here, more under load
 CREDENTIALS_FILE = "stance-credentials.json"
+API_KEY_FILE = "api-key"
 _MOVED_PORT_MARKER = "Trying to start at"
 # The server reads LABEL_STUDIO_<X>, then HEARTEX_<X>, then plain <X>: none of the caller's may leak in.
 _INHERITED_NAMES_TO_DROP = ("USERNAME", "PASSWORD", "PORT", "HOST", "USER_TOKEN", "DATA_DIR")
@@ -205,11 +206,16 @@ class LocalServer:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def write_credentials(self) -> Path:
-        """Write the login and the API key to DATA_DIR/stance-credentials.json, readable by the owner only."""
+        """Write the login and the API key to DATA_DIR/stance-credentials.json, and the key alone to
+        DATA_DIR/api-key (for labelstudio.api_key_file); both readable by the owner only."""
         path = self.data_dir / CREDENTIALS_FILE
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"url": self.url, "username": self.username, "password": self.password, "api_key": self.api_key}, handle)
+        for target, content in (
+            (path, json.dumps({"url": self.url, "username": self.username, "password": self.password, "api_key": self.api_key})),
+            (self.data_dir / API_KEY_FILE, self.api_key + "\n"),
+        ):
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
         return path
 
     def create_personal_access_token(self) -> str:
