@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "stance" / "resources" / "adapter", help="adapter directory to write")
     parser.add_argument("--report", type=Path, default=ROOT / "reports" / "adapter-dev", help="where the dev evaluation report goes")
     parser.add_argument("--base", default="bundled:all-MiniLM-L6-v2", help="the frozen encoder")
+    parser.add_argument("--name", default="minilm-newsmtsc-lora", help="name in the model version stamped on predictions")
     parser.add_argument("--rank", type=int, default=8, help="LoRA rank")
     parser.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (scale = alpha / rank)")
     parser.add_argument("--epochs", type=float, default=3.0)
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.monotonic()
     try:
-        result = train_adapter(args.train, args.out, load_config(args.config), settings, report_dir=args.report, overwrite=True)
+        result = train_adapter(args.train, args.out, load_config(args.config), settings, report_dir=args.report,
+                               name=args.name, overwrite=True)
     except StanceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -432,10 +432,13 @@ def train_adapter(
     *,
     dev_file: str | Path | None = None,
     report_dir: str | Path | None = None,
+    name: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
 ) -> TrainResult:
-    """Train a LoRA adapter over the frozen `settings.base`; writes adapter.safetensors + adapter.json + README.md."""
+    """Train a LoRA adapter over the frozen `settings.base`; writes adapter.safetensors + adapter.json + README.md.
+
+    `name` goes into the model version (default: the directory's name)."""
     from safetensors.torch import save_file
 
     from stance.scoring.adapter import ADAPTER_FORMAT, ADAPTER_JSON, ADAPTER_WEIGHTS
@@ -456,7 +459,8 @@ def train_adapter(
     tensors = adapter_tensors(model, lora_modules)
     save_file(tensors, str(work / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT})
     base_weights = Path(source) / "model.safetensors"
-    version = f"adapter:{out.name}:{file_sha256(work / ADAPTER_WEIGHTS)[:12]}"
+    name = name or out.name
+    version = f"adapter:{name}:{file_sha256(work / ADAPTER_WEIGHTS)[:12]}"
     info = _model_info(version, config, settings, data, facts)
     info["format"] = ADAPTER_FORMAT
     info["base_sha256"] = file_sha256(base_weights) if base_weights.is_file() else None
@@ -482,12 +486,13 @@ def train_adapter(
         from stance.evaluate import evaluate_records
 
         report = Path(report_dir) if report_dir else out / "eval"
+        info["eval_report"] = str(report)
         result = evaluate_records(str(out), data.dev, config, out_dir=report, gold=data.dev_files, progress=progress)
         dev_metrics = result.metrics["model"]["overall"]
         info["dev_metrics"] = _short_metrics(dev_metrics)
         atomic_write_json(out / ADAPTER_JSON, info)
     with atomic_writer(out / "README.md") as handle:
-        handle.write(model_card(info, out.name, kind="adapter"))
+        handle.write(model_card(info, name, kind="adapter"))
     return TrainResult(out, version, time.monotonic() - started, facts["steps"], facts["best_step"], dev_metrics, data)
 
 
@@ -641,7 +646,7 @@ def model_card(info: dict[str, Any], name: str, *, kind: str) -> str:
     if metrics:
         lines += [
             "Computed like `stance evaluate` (alias gate, then the model) on the dev records; the full report",
-            "(per label, per target, confusion matrices, one prediction per record) is in `eval/`.",
+            f"(per label, per target, confusion matrices, one prediction per record) is in `{info.get('eval_report', 'eval/')}`.",
             "",
             "| n | accuracy | macro-F1 | F_avg | " + " | ".join(f"F1 {k}" for k in metrics["per_label_f1"]) + " |",
             "|---|---|---|---|" + "---|" * len(metrics["per_label_f1"]),
