@@ -1,6 +1,7 @@
 """Labelled (text, target) records in the interchange format, and document-grouped splits.
 
-One JSON object per line: `{"id", "text", "target", "label", ...}`. Optional fields used here:
+One JSON object per line: `{"id", "text", "target", "label", ...}` (a record without `id` is
+named by its file and line). Optional fields used here:
 `doc_id` (the document the paragraph comes from), `target_start`/`target_end` (the character span
 of the mention, as in NewsMTSC), `aliases` (extra names of an ad-hoc target). Training data
 (`stance train`) and gold files (`stance evaluate`) are both read by `read_labelled`.
@@ -91,6 +92,9 @@ def read_labelled(
 
 
 def _parse(obj: dict, where: str, allowed: Sequence[str]) -> LabelledRecord:
+    if obj.get("id") in (None, ""):
+        # a hand-made gold file may have no ids: the file and line name the record (and its document)
+        obj = {**obj, "id": where}
     for key in ("id", "text", "target", "label"):
         value = obj.get(key)
         if key == "id" and isinstance(value, int):

@@ -146,3 +146,13 @@ def test_run_that_lacks_gold_paragraphs_is_refused(tmp_path):
     result = runner.invoke(app, ["evaluate", str(run), "--gold", str(gold), "--no-progress"])
     assert result.exit_code == 2
     assert "1 of 1 gold records are not in" in result.output and "'a:0:00000000'" in result.output
+
+
+def test_gold_records_without_ids_are_named_by_file_and_line(tmp_path, default_config):
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        json.dumps({"text": "China opened a school.", "target": "China", "label": "neutral"}) + "\n"
+        + json.dumps({"text": "Russia opened a school.", "target": "Russia", "label": "neutral"}) + "\n"
+    )
+    records, _ = read_labelled([gold], default_config)
+    assert [r.id for r in records] == [f"{gold}:1", f"{gold}:2"]
