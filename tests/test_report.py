@@ -408,7 +408,8 @@ def test_seeds_report_in_chromium(seeds_run, tmp_path, default_config, test_outp
                     text = page.inner_text("body")
                     assert "no sources" in text and "grouped by document" in text  # the seeds have dates but no outlets
                     assert "calendar months" in text and "2023-09-18 to 2024-09-20" in text
-                    assert "embedding:all-MiniLM-L6-v2" in text and "44 paragraphs" in text.replace("\n", " ")
+                    version = json.loads((seeds_run / "run.json").read_text(encoding="utf-8"))["model"]["version"]
+                    assert version in text and "44 paragraphs" in text.replace("\n", " ")
                     table = page.inner_text("#agreement-table")
                     for entry in data_agreement.targets:
                         assert f"{entry.accuracy:.1%}" in table

@@ -83,7 +83,7 @@ class NLIScorer:
         if not premises:
             return None
         encoded = self.tokenizer(list(premises), list(hypotheses), truncation="only_first", max_length=self.max_length)
-        features = [{k: encoded[k][i] for k in encoded.keys()} for i in range(len(premises))]
+        features = [{k: encoded[k][i] for k in encoded} for i in range(len(premises))]
         return run_batched(
             features,
             max_batch=self.config.model.batch_size,
