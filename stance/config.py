@@ -104,7 +104,7 @@ class ModelSettings(_Strict):
     hypothesis_template: str = "The author of this text {verb} {target}."
     frame_template: str = "This text is about {frame}."
     batch_size: int = Field(default=64, ge=1)
-    max_tokens_per_batch: int = Field(default=8192, ge=64)
+    max_tokens_per_batch: int = Field(default=1024, ge=64)
     max_length: int = Field(default=256, ge=16)
     device: str = "auto"
     temperature: float = Field(default=0.05, gt=0.0)

@@ -257,3 +257,31 @@ def test_export_is_read_one_task_at_a_time_across_chunk_boundaries():
     for broken in (b"", b"{}", b'[{"id": 1}', b'[{"id": 1}, 3]'):
         with pytest.raises(ValueError):
             list(iter_json_array(io.BytesIO(broken), chunk_size=4))
+
+
+def test_a_pull_that_fails_mid_export_keeps_the_earlier_export(tmp_path, default_config):
+    """--overwrite replaces the export only once the new one is complete: a broken pull leaves the old file whole."""
+    from stance.labelstudio.client import LabelStudioUnreachableError
+
+    out = tmp_path / "reviewed.jsonl"
+    earlier = '{"id": "a:0:00000000", "target": "China", "label": "neutral"}\n'
+    out.write_text(earlier, encoding="utf-8")
+
+    class ExportBreaksHalfWay:
+        url = "http://127.0.0.1:9"
+        retries_done = 0
+
+        def whoami(self):
+            return {"id": 1}
+
+        def find_projects(self, title):
+            return [{"id": 7, "model_version": "v1"}]
+
+        def export_tasks(self, project_id, with_annotations_only):
+            yield {"id": 1, "data": {"id": "a:0:00000000", "text": "t"}, "annotations": [], "predictions": []}
+            raise LabelStudioUnreachableError("connection reset while reading the export")
+
+    with pytest.raises(LabelStudioUnreachableError, match="connection reset"):
+        pull_project(default_config, ExportBreaksHalfWay(), "p", out, overwrite=True)
+    assert out.read_text(encoding="utf-8") == earlier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reviewed.jsonl"]  # no temporary file or summary left behind
