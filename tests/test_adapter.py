@@ -109,3 +109,15 @@ def test_shipped_adapter_labels_the_seed_sample_above_chance(default_config):
     # chance: 4 labels, 65% of the sample neutral; a constant "neutral" scores macro-F1 0.2
     assert overall["macro_f1"] > 0.45
     assert overall["accuracy"] > 0.6
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_model_option_with_an_adapter_dir_picks_the_adapter_scorer_whatever_the_backend():
+    from stance.config import load_config
+    from stance.scoring import build_scorer
+
+    config = load_config(Path(__file__).resolve().parent.parent / "configs" / "embedding.yaml")
+    assert config.model.backend == "embedding"
+    scorer = build_scorer(config, str(shipped_adapter_dir()))
+    assert isinstance(scorer, AdapterScorer) and scorer.model_version.startswith("adapter:")

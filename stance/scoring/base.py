@@ -30,15 +30,18 @@ class Scorer(Protocol):
 def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
     """The scorer that `config.model.backend` names; `model` overrides `config.model.name`.
 
-    A `model` that is a directory written by `stance train` selects the fine-tuned scorer
-    whatever the backend says.
+    A `model` that is a directory written by `stance train` selects the fine-tuned scorer, and
+    an adapter directory (`scripts/train_adapter.py`) the adapter scorer, whatever the backend says.
     """
+    from stance.scoring.adapter import is_adapter_dir
     from stance.scoring.loading import is_finetuned_model_dir
 
     name = model or config.model.name
     backend = config.model.backend
     if model is not None and is_finetuned_model_dir(model):
         backend = "finetuned"
+    elif model is not None and is_adapter_dir(model):
+        backend = "adapter"
     if backend == "nli":
         from stance.scoring.nli import NLIScorer
 
