@@ -17,6 +17,7 @@ for one GPU.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -80,7 +81,9 @@ class RayChunkScorer:
 
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True
-        context.enable_progress_bars = False
+        context.enable_progress_bars = False  # stance shows its own progress, per chunk written
+        context.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-window execution plans on the terminal
         items = [
             {"chunk": first + i, "paragraphs": json.dumps([p.to_dict() for p in chunk], ensure_ascii=False)}
             for i, chunk in enumerate(window)
@@ -89,7 +92,7 @@ class RayChunkScorer:
             AnnotateChunks,
             batch_size=1,
             batch_format="numpy",
-            concurrency=min(replicas, len(items)),
+            compute=ray.data.ActorPoolStrategy(size=min(replicas, len(items))),
             num_cpus=self.cpus_per_replica,
             num_gpus=1 if self.gpu else None,
             fn_constructor_args=(self.config, self.model, max(1, int(self.cpus_per_replica))),
