@@ -33,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -303,6 +304,7 @@ class OnnxModel:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        path.unlink()  # the session holds the model; do not leave hundreds of MB in the temp folder
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.config = model.config
 
@@ -523,7 +525,9 @@ def breakdown(args: Any, texts: list[str], pipe: Any, config: Any, scorer: Any, 
     ]
     for title, make in optional:
         try:
-            fast_model = make()
+            with warnings.catch_warnings():  # the exporters' and quantiser's deprecation notes are not results
+                warnings.simplefilter("ignore")
+                fast_model = make()
         except Exception as exc:  # report why an optional path is unavailable, then go on with the others
             print(f"  {title:<50} unavailable: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             results[title] = {"unavailable": f"{type(exc).__name__}: {exc}"}
@@ -545,8 +549,8 @@ def breakdown(args: Any, texts: list[str], pipe: Any, config: Any, scorer: Any, 
 def _onnx_model(model: Any) -> OnnxModel:
     import torch
 
-    directory = Path(tempfile.mkdtemp(prefix="stance-onnx-"))
-    return OnnxModel(model, directory / "model.onnx", torch.get_num_threads())
+    with tempfile.TemporaryDirectory(prefix="stance-onnx-") as directory:
+        return OnnxModel(model, Path(directory) / "model.onnx", torch.get_num_threads())
 
 
 if __name__ == "__main__":

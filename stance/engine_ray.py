@@ -102,9 +102,10 @@ class RayChunkScorer:
             for row in dataset.iter_rows():
                 results[int(row["chunk"])] = json.loads(str(row["records"]))
         except Exception as exc:  # a worker's failure: say which chunks, keep Ray's message and traceback
+            ids = [chunk[0].id for chunk in window if chunk]
             raise RunError(
                 f"the Ray engine failed while scoring chunks {first}-{first + len(window) - 1}"
-                f" (paragraphs from {window[0][0].id}): {type(exc).__name__}: {exc}"
+                f" (paragraphs from {ids[0] if ids else 'none'}): {type(exc).__name__}: {exc}"
             ) from exc
         for i in range(first, first + len(window)):
             if i not in results:
