@@ -3,9 +3,11 @@
 The local pipeline still reads the inputs, plans the chunks (resume, duplicate cache) and writes
 the predictions; only the scoring of each chunk moves to Ray. Every chunk travels as one item and is
 scored whole by one actor (`batch_size=1`), so it sees exactly the batches the local engine builds.
-Chunks are sent in windows (`STANCE_RAY_WINDOW` chunks per replica, default 16): memory stays
-bounded by the window whatever the corpus size, at the cost of loading the model once per window
-and replica. Results come back in input order.
+
+One Ray Data pipeline serves the whole run: its source is a read task that takes chunks from a Ray
+queue, which the driver keeps topped up to `STANCE_RAY_WINDOW` chunks per replica in flight. Memory
+stays bounded by those chunks whatever the corpus size, the actors (and their models) are started
+once, and results come back in input order.
 
 Connects to the cluster in RAY_ADDRESS when it is set; otherwise starts a local Ray with
 STANCE_RAY_NUM_CPUS CPUs (default: all) and stops it at the end. STANCE_RAY_CPUS_PER_REPLICA
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -27,7 +30,8 @@ from stance.config import StanceConfig
 from stance.errors import ConfigError, RunError
 from stance.records import Paragraph
 
-DEFAULT_WINDOW_PER_REPLICA = 16
+DEFAULT_WINDOW_PER_REPLICA = 4
+_END = None  # the queue's end-of-input marker
 
 
 def ray_chunk_scorer_factory(config: StanceConfig, model: str | None) -> Callable[[ParagraphAnnotator], ChunkScorer]:
@@ -48,90 +52,174 @@ class RayChunkScorer:
         self.model = model
         self.cpus_per_replica = _env_number("STANCE_RAY_CPUS_PER_REPLICA", 1.0, float)
         self.window_per_replica = int(_env_number("STANCE_RAY_WINDOW", DEFAULT_WINDOW_PER_REPLICA, int))
+        self.replicas_configured = int(_env_number("STANCE_RAY_REPLICAS", 0, int)) or None
         self.gpu = config.model.device.startswith("cuda")
 
     def __call__(self, chunks: Iterable[list[Paragraph]]) -> Iterator[list[dict[str, Any]]]:
+        chunks = iter(chunks)
+        first = next(chunks, None)
+        if first is None:
+            return  # nothing to score (e.g. a finished run resumed): no Ray started
         ray = _import_ray()
         started_here = _connect(ray)
         try:
-            replicas = self._replicas(ray)
-            window: list[list[Paragraph]] = []
-            first = 0
-            for chunk in chunks:
-                window.append(chunk)
-                if len(window) == replicas * self.window_per_replica:
-                    yield from self._score_window(ray, window, first, replicas)
-                    first += len(window)
-                    window = []
-            if window:
-                yield from self._score_window(ray, window, first, replicas)
+            yield from self._run(ray, first, chunks)
         finally:
             if started_here:
                 ray.shutdown()
 
     def _replicas(self, ray: Any) -> int:
-        configured = os.environ.get("STANCE_RAY_REPLICAS")
-        if configured:
-            return int(_env_number("STANCE_RAY_REPLICAS", 1, int))
+        if self.replicas_configured:
+            return self.replicas_configured
         cpus = float(ray.cluster_resources().get("CPU", 1))
         return max(1, int(cpus // self.cpus_per_replica))
 
-    def _score_window(self, ray: Any, window: list[list[Paragraph]], first: int, replicas: int) -> Iterator[list[dict[str, Any]]]:
+    def _run(self, ray: Any, first: list[Paragraph], rest: Iterator[list[Paragraph]]) -> Iterator[list[dict[str, Any]]]:
         import ray.data
+        from ray.util.queue import Queue
 
+        replicas = self._replicas(ray)
+        in_flight_limit = replicas * self.window_per_replica
         context = ray.data.DataContext.get_current()
+        saved = (context.execution_options.preserve_order, context.enable_progress_bars,
+                 context.print_on_execution_start, context.target_max_block_size)
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False  # stance shows its own progress, per chunk written
         context.print_on_execution_start = False
-        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no per-window execution plans on the terminal
-        items = [
-            {"chunk": first + i, "paragraphs": json.dumps([p.to_dict() for p in chunk], ensure_ascii=False)}
-            for i, chunk in enumerate(window)
-        ]
-        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
-            AnnotateChunks,
-            batch_size=1,
-            batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=min(replicas, len(items))),
-            num_cpus=self.cpus_per_replica,
-            num_gpus=1 if self.gpu else None,
-            fn_constructor_args=(self.config, self.model, max(1, int(self.cpus_per_replica))),
-        )
-        results: dict[int, list[dict[str, Any]]] = {}
+        # The read task must hand over each chunk at once: with the default 128 MiB block target it
+        # would gather chunks into one block until its input ended, which waits on our results.
+        context.target_max_block_size = 1
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # no execution plans on the terminal
+        queue = Queue(actor_options={"num_cpus": 0})
+        first_ids: dict[int, str] = {}  # chunk number -> its first paragraph's id, for error messages
+        sent = received = 0
+        pending: list[Paragraph] | None = first
+        ended = False
+        rows: Any = None
         try:
-            for row in dataset.iter_rows():
-                results[int(row["chunk"])] = json.loads(str(row["records"]))
-        except Exception as exc:  # a worker's failure: say which chunks, keep Ray's message and traceback
-            ids = [chunk[0].id for chunk in window if chunk]
-            raise RunError(
-                f"the Ray engine failed while scoring chunks {first}-{first + len(window) - 1}"
-                f" (paragraphs from {ids[0] if ids else 'none'}): {type(exc).__name__}: {exc}"
-            ) from exc
-        for i in range(first, first + len(window)):
-            if i not in results:
-                raise RunError(f"the Ray engine returned no result for chunk {i}; expected one per chunk")
-            yield results[i]
+            dataset = ray.data.read_datasource(_queue_datasource(queue), num_cpus=0, override_num_blocks=1).map_batches(
+                AnnotateChunks,
+                batch_size=1,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=replicas),
+                num_cpus=self.cpus_per_replica,
+                num_gpus=1 if self.gpu else None,
+                fn_constructor_args=(self.config, self.model, max(1, int(self.cpus_per_replica))),
+            )
+
+            def feed() -> None:
+                # Chunks are planned (duplicate cache) only when pulled, so pull no further ahead than needed.
+                nonlocal sent, pending, ended
+                while pending is not None and sent - received < in_flight_limit:
+                    first_ids[sent] = pending[0].id if pending else "(no paragraph to score)"
+                    queue.put((sent, json.dumps([p.to_dict() for p in pending], ensure_ascii=False)))
+                    sent += 1
+                    pending = next(rest, None)
+                if pending is None and not ended:
+                    queue.put(_END)
+                    ended = True
+
+            feed()
+            rows = iter(dataset.iter_rows())
+            while True:
+                try:
+                    row = next(rows)
+                except StopIteration:
+                    break
+                except Exception as exc:  # Ray's own failure (a lost node, an actor that died)
+                    raise RunError(
+                        f"the Ray engine failed while scoring chunk {received} (first paragraph"
+                        f" {first_ids.get(received, '?')}) or one after it: {type(exc).__name__}: {exc}"
+                    ) from exc
+                number = int(row["chunk"])
+                if number != received:
+                    raise RunError(f"the Ray engine returned chunk {number} where chunk {received} was expected")
+                if str(row["error"]):
+                    raise RunError(
+                        f"the Ray engine failed on chunk {number} (first paragraph {first_ids[number]}):"
+                        f" {row['error']}"
+                    )
+                records = json.loads(str(row["records"]))
+                del first_ids[number]
+                received += 1
+                yield records
+                feed()
+            if received != sent:
+                raise RunError(f"the Ray engine returned {received} chunks of {sent}; expected one result per chunk")
+        finally:
+            if rows is not None:
+                rows.close()  # shuts the streaming executor down now, not at garbage collection (a later Ray session)
+            (context.execution_options.preserve_order, context.enable_progress_bars,
+             context.print_on_execution_start, context.target_max_block_size) = saved
+            ray.kill(queue.actor)  # ends a read task still waiting for input (after a failure)
+
+
+def _queue_datasource(queue: Any) -> Any:
+    """A Ray Data source of one read task that yields the chunks the driver puts in a Ray queue."""
+    from ray.data.block import BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+
+    class StanceChunksDatasource(Datasource):
+        def estimate_inmemory_data_size(self) -> int | None:
+            return None
+
+        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None) -> list:
+            metadata = BlockMetadata(num_rows=None, size_bytes=None, exec_stats=None, input_files=None)
+            return [ReadTask(lambda: _read_queue(queue), metadata)]
+
+    return StanceChunksDatasource()
+
+
+def _read_queue(queue: Any) -> Iterator[Any]:
+    import pyarrow as pa
+
+    while (item := queue.get()) is not _END:
+        number, payload = item
+        yield pa.table({"chunk": [number], "paragraphs": [payload]})
 
 
 class AnnotateChunks:
     """One model replica on a Ray actor: scores whole chunks with the same annotator as the local engine."""
 
     def __init__(self, config: StanceConfig, model: str | None, threads: int) -> None:
-        import torch
+        self.error = ""
+        try:
+            import torch
 
-        from stance.scoring import build_scorer
+            from stance.scoring import build_scorer
 
-        torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS=1 in actors; use the CPUs this actor holds
-        self.annotator = ParagraphAnnotator(config, build_scorer(config, model))
+            torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS=1 in actors; use the CPUs this actor holds
+            self.annotator = ParagraphAnnotator(config, build_scorer(config, model))
+        except Exception as exc:  # reported with the first chunk: Ray would restart a failing actor forever
+            self.error = f"loading the model on a Ray worker failed: {_describe(exc)}"
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
 
-        records = []
+        records, errors = [], []
         for payload in batch["paragraphs"]:
-            paragraphs = [Paragraph(**item) for item in json.loads(str(payload))]
-            records.append(json.dumps(self.annotator.annotate(paragraphs), ensure_ascii=False))
-        return {"chunk": np.asarray(batch["chunk"]), "records": np.asarray(records, dtype=object)}
+            if self.error:
+                records.append("[]")
+                errors.append(self.error)
+                continue
+            try:
+                paragraphs = [Paragraph(**item) for item in json.loads(str(payload))]
+                records.append(json.dumps(self.annotator.annotate(paragraphs), ensure_ascii=False))
+                errors.append("")
+            except Exception as exc:  # the driver raises it, naming the chunk
+                records.append("[]")
+                errors.append(_describe(exc))
+        return {
+            "chunk": np.asarray(batch["chunk"]),
+            "records": np.asarray(records, dtype=object),
+            "error": np.asarray(errors, dtype=object),
+        }
+
+
+def _describe(exc: BaseException) -> str:
+    """The worker's message and where it was raised (its last traceback lines)."""
+    where = "".join(traceback.format_tb(exc.__traceback__, limit=-2)).rstrip()
+    return f"{type(exc).__name__}: {exc}\n{where}" if where else f"{type(exc).__name__}: {exc}"
 
 
 def _import_ray() -> Any:
@@ -147,12 +235,14 @@ def _connect(ray: Any) -> bool:
     """Join RAY_ADDRESS's cluster or an already running Ray, else start a local one; True if started here."""
     if ray.is_initialized():
         return False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
     if os.environ.get("RAY_ADDRESS"):
         ray.init(address=os.environ["RAY_ADDRESS"], log_to_driver=False, logging_level="ERROR")
     else:
         cpus = os.environ.get("STANCE_RAY_NUM_CPUS")
-        ray.init(num_cpus=int(_env_number("STANCE_RAY_NUM_CPUS", 1, int)) if cpus else None, **quiet)
+        ray.init(
+            num_cpus=int(_env_number("STANCE_RAY_NUM_CPUS", 1, int)) if cpus else None,
+            include_dashboard=False, log_to_driver=False, logging_level="ERROR",
+        )
     return True
 
 

@@ -52,11 +52,12 @@ def _assert_same_predictions(ray_run: Path, local_run: Path) -> None:
 
 @pytest.fixture
 def ray_env(monkeypatch):
-    """A local Ray of 2 CPUs started (and stopped) by the engine; small windows so a run spans several."""
+    """A local Ray of 2 CPUs started (and stopped) by the engine; 2 chunks per replica in flight, so that
+    the driver plans and writes chunks while the actors score later ones."""
     pytest.importorskip("ray")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setenv("STANCE_RAY_NUM_CPUS", "2")
-    monkeypatch.setenv("STANCE_RAY_WINDOW", "3")
+    monkeypatch.setenv("STANCE_RAY_WINDOW", "2")
     yield
     import ray
 
@@ -80,7 +81,7 @@ def test_ray_engine_writes_what_the_local_engine_writes(tmp_path, seeds_dir, tin
     assert distributed.exit_code == 0, distributed.output
 
     records = _records(tmp_path / "local")
-    assert len(records) > 16 * 2 * 3  # more chunks than one window of 2 replicas x 3 chunks
+    assert len(records) > 16 * 2 * 2 * 4  # four times more chunks than the 2 replicas x 2 chunks in flight
     _assert_same_predictions(tmp_path / "ray", tmp_path / "local")
     run = json.loads((tmp_path / "ray" / "run.json").read_text(encoding="utf-8"))
     assert run["engine"] == "ray" and run["status"] == "complete" and run["counts"]["paragraphs"] == len(records)
@@ -94,6 +95,21 @@ def test_ray_engine_writes_what_the_local_engine_writes(tmp_path, seeds_dir, tin
     assert again.exit_code == 0, again.output
     assert "32 kept from an earlier session" in again.output.replace("\n", " ")
     _assert_same_predictions(resumed, tmp_path / "local")
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_a_failure_on_a_worker_names_the_chunk_and_keeps_the_message(tmp_path, default_config, ray_env):
+    from stance.engine_ray import RayChunkScorer
+    from stance.records import Paragraph
+
+    chunks = [[Paragraph(id=f"doc-{i}:0", doc_id=f"doc-{i}", index=0, text="China and Russia.", start=0, end=17)] for i in range(3)]
+    missing = tmp_path / "no-such-model"  # exists on the driver's side of no node: every actor fails to load it
+    with pytest.raises(RunError) as failure:
+        list(RayChunkScorer(default_config, str(missing))(iter(chunks)))
+    message = str(failure.value)
+    assert "chunk 0 (first paragraph doc-0:0)" in message
+    assert "loading the model on a Ray worker failed" in message and "no-such-model" in message
 
 
 def test_missing_ray_says_how_to_install_it(monkeypatch):
