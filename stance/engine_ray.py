@@ -101,7 +101,9 @@ class RayChunkScorer:
                 AnnotateChunks,
                 batch_size=1,
                 batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=replicas),
+                # one chunk at a time per actor: a chunk takes seconds, and queueing several on the first
+                # actor that is ready would leave the others idle at the end
+                compute=ray.data.ActorPoolStrategy(size=replicas, max_tasks_in_flight_per_actor=1),
                 num_cpus=self.cpus_per_replica,
                 num_gpus=1 if self.gpu else None,
                 fn_constructor_args=(self.config, self.model, max(1, int(self.cpus_per_replica))),
