@@ -189,7 +189,8 @@ def evaluate_command(
     config: ConfigOption = None,
 ) -> None:
     """Accuracy, macro-F1, per-label P/R/F1 and F_avg, overall and per target, against gold labels."""
-    from stance.evaluate import evaluate_files, print_evaluation
+    from stance.evaluate import evaluate_files
+    from stance.evaluate_report import print_evaluation
 
     result = evaluate_files(model_or_run, gold, load(config), out_dir=out, against=against, progress=progress)
     print_evaluation(result)

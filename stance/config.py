@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stance.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "default.yaml"
+NOT_MENTIONED_COLOUR = "#DDDDDD"
 
 
 class _Strict(BaseModel):
@@ -44,12 +45,26 @@ class Target(_Strict):
         return tuple(dict.fromkeys((self.name, *self.aliases)))
 
 
+Polarity = Literal["positive", "neutral", "negative"]
+# Okabe-Ito colours (safe for colour-blind readers) for a label that sets no colour of its own
+POLARITY_COLOURS = {"positive": "#0072B2", "neutral": "#999999", "negative": "#D55E00"}
+SPARE_COLOURS = ("#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
 class StanceLabel(_Strict):
-    """A stance label; `verb` fills `{verb}` in the hypothesis template."""
+    """A stance label; `verb` fills `{verb}` in the hypothesis template; `polarity` says what the
+    label means (F_avg averages the positive and negative labels, the report colours by it)."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_\-]+$")
     description: str = Field(min_length=1)
     verb: str = Field(min_length=1)
+    polarity: Polarity
+    colour: str | None = Field(default=None, pattern=r"^#[0-9A-Fa-f]{6}$")
+
+    @property
+    def display_colour(self) -> str:
+        """`colour`, else the Okabe-Ito colour of the label's polarity."""
+        return self.colour or POLARITY_COLOURS[self.polarity]
 
 
 class NotMentioned(_Strict):
@@ -82,10 +97,17 @@ class Frame(_Strict):
 
 
 class Frames(_Strict):
-    """Multi-label frames: each frame gets a score in [0, 1]; those at or above `threshold` apply."""
+    """Multi-label frames: each frame gets a score in [0, 1]; those at or above `threshold` apply.
+
+    `scorer` picks what scores them: `auto` is the stance model itself when it scores frames (the
+    NLI and embedding backends), else embedding similarity on `encoder`; `embedding` always the
+    latter.
+    """
 
     enabled: bool = True
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    scorer: Literal["auto", "embedding"] = "auto"
+    encoder: str = "bundled:all-MiniLM-L6-v2"
     items: tuple[Frame, ...] = ()
 
     @model_validator(mode="after")
@@ -209,6 +231,28 @@ class StanceConfig(_Strict):
     def frame_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.frames.items) if self.frames.enabled else ()
 
+    def labels_with(self, polarity: str) -> tuple[str, ...]:
+        """The stance labels of one polarity (positive, neutral or negative), in config order."""
+        return tuple(label.name for label in self.labels if label.polarity == polarity)
+
+    @property
+    def polar_label_names(self) -> tuple[str, ...]:
+        """The positive and negative stance labels (what F_avg averages)."""
+        return tuple(label.name for label in self.labels if label.polarity != "neutral")
+
+    def label_colours(self) -> dict[str, str]:
+        """A colour per label: a label's own `colour`, else its polarity's Okabe-Ito colour while no
+        other label has taken it, else the next spare Okabe-Ito colour; not_mentioned light grey."""
+        colours: dict[str, str] = {}
+        spare = iter(SPARE_COLOURS)
+        for label in self.labels:
+            colour = label.colour or POLARITY_COLOURS[label.polarity]
+            if label.colour is None and colour in colours.values():
+                colour = next(spare, "#000000")
+            colours[label.name] = colour
+        colours[self.not_mentioned.name] = NOT_MENTIONED_COLOUR
+        return colours
+
     def target(self, name: str) -> Target:
         """The configured target called `name`, or an ad-hoc one whose only alias is its name."""
         for target in self.targets:
@@ -217,8 +261,23 @@ class StanceConfig(_Strict):
         return Target(name=name)
 
     def fingerprint(self) -> str:
-        """A short hash of everything that can change a prediction (not the Label Studio settings)."""
+        """A short hash of the whole config except the Label Studio settings: a run's identity (a
+        resumed run must use the same config, inputs are split by `ingest`)."""
         relevant = self.model_dump(mode="json", exclude={"labelstudio"})
+        blob = json.dumps(relevant, sort_keys=True, ensure_ascii=False).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def label_fingerprint(self) -> str:
+        """A short hash of the config parts that can change a label or a score for a given text:
+        targets and aliases, labels, the gate, frames and the model's prompts and scoring settings.
+        Not batching, device, ingest or Label Studio settings, and not `model.name` (the model
+        version hashes the weights themselves)."""
+        relevant = self.model_dump(
+            mode="json",
+            exclude={"labelstudio": True, "ingest": True, "model": {"name", "batch_size", "max_tokens_per_batch", "device"}},
+        )
+        for label in relevant["labels"]:
+            label.pop("colour", None)
         blob = json.dumps(relevant, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 

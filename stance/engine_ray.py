@@ -25,20 +25,21 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from stance.annotate import ChunkScorer, ParagraphAnnotator
+from stance.annotate import ChunkScorer
+from stance.annotator import Annotator
 from stance.config import StanceConfig
 from stance.errors import ConfigError, RunError
-from stance.records import Paragraph
+from stance.records import Paragraph, Prediction
 
 DEFAULT_WINDOW_PER_REPLICA = 4
 _END = None  # the queue's end-of-input marker
 
 
-def ray_chunk_scorer_factory(config: StanceConfig, model: str | None) -> Callable[[ParagraphAnnotator], ChunkScorer]:
+def ray_chunk_scorer_factory(config: StanceConfig, model: str | None) -> Callable[[Annotator], ChunkScorer]:
     """A `chunk_scorer_factory` for `annotate_corpus` that scores chunks on Ray actors."""
     _import_ray()  # fail before any work when the extra is missing
 
-    def factory(annotator: ParagraphAnnotator) -> ChunkScorer:
+    def factory(annotator: Annotator) -> ChunkScorer:
         return RayChunkScorer(config, model)
 
     return factory
@@ -55,7 +56,7 @@ class RayChunkScorer:
         self.replicas_configured = int(_env_number("STANCE_RAY_REPLICAS", 0, int)) or None
         self.gpu = config.model.device.startswith("cuda")
 
-    def __call__(self, chunks: Iterable[list[Paragraph]]) -> Iterator[list[dict[str, Any]]]:
+    def __call__(self, chunks: Iterable[list[Paragraph]]) -> Iterator[list[Prediction]]:
         chunks = iter(chunks)
         first = next(chunks, None)
         if first is None:
@@ -74,7 +75,7 @@ class RayChunkScorer:
         cpus = float(ray.cluster_resources().get("CPU", 1))
         return max(1, int(cpus // self.cpus_per_replica))
 
-    def _run(self, ray: Any, first: list[Paragraph], rest: Iterator[list[Paragraph]]) -> Iterator[list[dict[str, Any]]]:
+    def _run(self, ray: Any, first: list[Paragraph], rest: Iterator[list[Paragraph]]) -> Iterator[list[Prediction]]:
         import ray.data
         from ray.util.queue import Queue
 
@@ -141,7 +142,7 @@ class RayChunkScorer:
                         f"the Ray engine failed on chunk {number} (first paragraph {first_ids[number]}):"
                         f" {row['error']}"
                     )
-                records = json.loads(str(row["records"]))
+                records = [Prediction.from_json(obj, f"Ray chunk {number}") for obj in json.loads(str(row["records"]))]
                 del first_ids[number]
                 received += 1
                 yield records
@@ -191,7 +192,7 @@ class AnnotateChunks:
             from stance.scoring import build_scorer
 
             torch.set_num_threads(threads)  # Ray sets OMP_NUM_THREADS=1 in actors; use the CPUs this actor holds
-            self.annotator = ParagraphAnnotator(config, build_scorer(config, model))
+            self.annotator = Annotator(config, build_scorer(config, model))
         except Exception as exc:  # reported with the first chunk: Ray would restart a failing actor forever
             self.error = f"loading the model on a Ray worker failed: {_describe(exc)}"
 
@@ -206,7 +207,7 @@ class AnnotateChunks:
                 continue
             try:
                 paragraphs = [Paragraph(**item) for item in json.loads(str(payload))]
-                records.append(json.dumps(self.annotator.annotate(paragraphs), ensure_ascii=False))
+                records.append(json.dumps([p.to_json() for p in self.annotator.predict(paragraphs)], ensure_ascii=False))
                 errors.append("")
             except Exception as exc:  # the driver raises it, naming the chunk
                 records.append("[]")

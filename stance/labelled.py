@@ -1,10 +1,9 @@
-"""Labelled (text, target) records in the interchange format, and document-grouped splits.
+"""Files of labelled (text, target) records in the interchange format, and document-grouped splits.
 
-One JSON object per line: `{"id", "text", "target", "label", ...}` (a record without `id` is
-named by its file and line). Optional fields used here:
-`doc_id` (the document the paragraph comes from), `target_start`/`target_end` (the character span
-of the mention, as in NewsMTSC), `aliases` (extra names of an ad-hoc target). Training data
-(`stance train`) and gold files (`stance evaluate`) are both read by `read_labelled`.
+One JSON object per line: `{"id", "text", "target", "label", ...}` (see `LabelledRecord`; a record
+without `id` is named by its file and line). Training data (`stance train`), gold files
+(`stance evaluate`) and pulled annotations (`stance pull` writes them, `stance report` reads
+them) all go through `read_labelled` and `write_labelled`.
 """
 
 from __future__ import annotations
@@ -13,47 +12,19 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from stance.config import StanceConfig, Target
+from stance.config import StanceConfig
 from stance.errors import InputError
-from stance.fileio import file_sha256, iter_jsonl
-from stance.records import normalise_text
+from stance.fileio import dumps_line, file_sha256, iter_jsonl
+from stance.records import LabelledRecord, normalise_text
 
 # `<doc_id>:<index>:<8 hex>`, the paragraph ids that `stance annotate` writes
 _PARAGRAPH_ID = re.compile(r"^(?P<doc>.+):(?P<index>\d+):[0-9a-f]{8}$")
 # NewsMTSC gids: allsides_<article>_<story>_<sentence>_..., polusa_v1_<article>_<-1>_<sentence>_...
 _NEWSMTSC_ID = re.compile(r"^(?:newsmtsc:)?(?P<doc>allsides_\d+_\d+|polusa_v1_\d+_-?\d+)_\d+_")
-
-
-@dataclass(frozen=True)
-class LabelledRecord:
-    """One labelled (text, target) pair and where it was read from."""
-
-    id: str
-    text: str
-    target: str
-    label: str
-    source: str  # "file:line", for messages
-    doc_id: str | None = None
-    span: tuple[int, int] | None = None
-    aliases: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
-
-    def target_for(self, config: StanceConfig) -> Target:
-        """The target the alias gate looks for: the configured one, else an ad-hoc target named
-        by the record (plus its `aliases`, plus the mention at the span, e.g. NewsMTSC's "She")."""
-        configured = config.target(self.target)
-        names = list(configured.aliases)
-        names += [a for a in self.aliases if a not in names]
-        if self.span is not None:
-            mention = self.text[self.span[0] : self.span[1]].strip()
-            if mention and mention not in names and mention != configured.name:
-                names.append(mention)
-        if tuple(names) == configured.aliases:
-            return configured
-        return Target(name=configured.name, aliases=tuple(names))
 
 
 @dataclass(frozen=True)
@@ -67,22 +38,21 @@ class FileSummary:
 
 
 def read_labelled(
-    paths: Sequence[str | Path], config: StanceConfig, *, what: str = "labelled records"
+    paths: Sequence[str | Path], config: StanceConfig | None, *, what: str = "labelled records"
 ) -> tuple[list[LabelledRecord], list[FileSummary]]:
-    """All records of `paths`, validated against the config's labels.
+    """All records of `paths`, validated (against the config's labels when a config is given).
 
     Raises InputError naming file and line for a missing field or an unknown label, and for a
     file without records.
     """
-    allowed = config.all_label_names
+    allowed = config.all_label_names if config is not None else None
     records: list[LabelledRecord] = []
     summaries: list[FileSummary] = []
     for raw_path in paths:
         path = Path(raw_path)
         counts: Counter[str] = Counter()
         for line_no, obj in iter_jsonl(path, what):
-            where = f"{path}:{line_no}"
-            record = _parse(obj, where, allowed)
+            record = LabelledRecord.from_json(obj, f"{path}:{line_no}", allowed)
             counts[record.label] += 1
             records.append(record)
         if not counts:
@@ -91,42 +61,23 @@ def read_labelled(
     return records, summaries
 
 
-def _parse(obj: dict, where: str, allowed: Sequence[str]) -> LabelledRecord:
-    if obj.get("id") in (None, ""):
-        # a hand-made gold file may have no ids: the file and line name the record (and its document)
-        obj = {**obj, "id": where}
-    for key in ("id", "text", "target", "label"):
-        value = obj.get(key)
-        if key == "id" and isinstance(value, int):
-            continue
-        if not isinstance(value, str) or not value.strip():
-            raise InputError(f"{where}: field {key!r} is missing or empty; expected a non-empty string in every record")
-    label = obj["label"]
-    if label not in allowed:
-        raise InputError(f"{where}: label {label!r} is not one of the config's labels ({', '.join(allowed)})")
-    text = obj["text"]
-    span = None
-    start, end = obj.get("target_start"), obj.get("target_end")
-    if start is not None or end is not None:
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
-            raise InputError(f"{where}: target_start/target_end ({start!r}, {end!r}) are not a span inside the text of {len(text)} characters")
-        span = (start, end)
-    aliases = obj.get("aliases") or ()
-    if isinstance(aliases, str) or not all(isinstance(a, str) and a.strip() for a in aliases):
-        raise InputError(f"{where}: field 'aliases' must be a list of non-empty strings")
-    doc_id = obj.get("doc_id")
-    known = {"id", "text", "target", "label", "target_start", "target_end", "aliases", "doc_id"}
-    return LabelledRecord(
-        id=str(obj["id"]),
-        text=text,
-        target=obj["target"].strip(),
-        label=label,
-        source=where,
-        doc_id=str(doc_id) if doc_id not in (None, "") else None,
-        span=span,
-        aliases=tuple(aliases),
-        extra={k: v for k, v in obj.items() if k not in known},
-    )
+def write_labelled(handle: IO[str], records: Iterable[LabelledRecord]) -> int:
+    """Write records as interchange JSON Lines to an open text file; returns how many."""
+    count = 0
+    for record in records:
+        handle.write(dumps_line(record.to_json()))
+        count += 1
+    return count
+
+
+def latest_per_annotator(records: Iterable[LabelledRecord]) -> list[LabelledRecord]:
+    """One label per (paragraph, target, annotator): the one updated last (ties: the later record)."""
+    latest: dict[tuple[str, str, str | None], LabelledRecord] = {}
+    for record in records:
+        key = (record.id, record.target, record.annotator)
+        if key not in latest or (record.updated_at or "") >= (latest[key].updated_at or ""):
+            latest[key] = record
+    return list(latest.values())
 
 
 def document_key(record: LabelledRecord) -> str:

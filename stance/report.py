@@ -24,9 +24,6 @@ from stance.errors import InputError
 PREDICTIONS = "predictions.jsonl"
 RUN_JSON = "run.json"
 DEFAULT_REPORT_NAME = "report.html"
-# Labels that read as "negative coverage" in a config; the first one present is used for the
-# frame co-occurrence table, else the last stance label (configs list labels positive -> negative).
-NEGATIVE_LABEL_NAMES = ("unfavorable", "negative", "against", "oppose", "opposed", "critical", "hostile")
 WEEKLY_UP_TO_DAYS = 16 * 7  # a corpus spanning up to 16 weeks is binned by week, longer by month
 MONTHLY_UP_TO_MONTHS = 72  # ... and more than 6 years of months by year, so bars stay readable
 
@@ -156,13 +153,9 @@ def labels_in_use(records: Sequence[dict[str, Any]], config: StanceConfig) -> li
 
 
 def negative_label(config: StanceConfig) -> str:
-    """The stance label that means unfavorable coverage (see NEGATIVE_LABEL_NAMES)."""
-    names = config.stance_label_names
-    for candidate in NEGATIVE_LABEL_NAMES:
-        for name in names:
-            if name.lower() == candidate:
-                return name
-    return names[-1]
+    """The stance label that means unfavorable coverage: the first of negative polarity (else the last label)."""
+    negative = config.labels_with("negative")
+    return negative[0] if negative else config.stance_label_names[-1]
 
 
 def label_counts(records: Iterable[dict[str, Any]], targets: Sequence[str], labels: Sequence[str]) -> dict[str, dict[str, int]]:

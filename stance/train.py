@@ -32,9 +32,10 @@ from typing import Any
 from stance.config import StanceConfig
 from stance.errors import RunError, TrainingError
 from stance.fileio import atomic_write_json, atomic_writer, file_sha256
-from stance.labelled import FileSummary, LabelledRecord, document_groups, grouped_split, label_counts, read_labelled
+from stance.labelled import FileSummary, document_groups, grouped_split, label_counts, read_labelled
+from stance.records import LabelledRecord
 from stance.scoring.loading import FINETUNED_MARKER, load_pretrained, resolve_model_source
-from stance.scoring.targeted import FRAME_ENCODER, INPUT_FORMAT, model_inputs
+from stance.scoring.targeted import INPUT_FORMAT, model_inputs
 
 DEFAULT_BASE = "bundled:all-MiniLM-L6-v2"
 
@@ -282,7 +283,7 @@ def _fit(data: PreparedData, config: StanceConfig, settings: TrainSettings, work
     import torch
     from transformers import DataCollatorWithPadding, TrainingArguments, set_seed
 
-    from stance.evaluate import compute_metrics, polar_labels
+    from stance.metrics import classification_metrics
 
     labels = list(config.stance_label_names)
     label2id = {label: i for i, label in enumerate(labels)}
@@ -326,11 +327,11 @@ def _fit(data: PreparedData, config: StanceConfig, settings: TrainSettings, work
         disable_tqdm=not show_bars,
         log_level="error",
     )
-    polar = polar_labels(config)
+    polar = list(config.polar_label_names)
 
     def dev_metrics(prediction: Any) -> dict[str, float]:
         predicted = prediction.predictions.argmax(-1)
-        m = compute_metrics([labels[i] for i in prediction.label_ids], [labels[i] for i in predicted], labels, polar)
+        m = classification_metrics([labels[i] for i in prediction.label_ids], [labels[i] for i in predicted], labels, polar)
         return {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "f_avg": m["f_avg"] or 0.0}
 
     weighted_trainer, best_dev_state, progress_lines = _trainer_classes()
@@ -402,14 +403,16 @@ def train_model(
     model.save_pretrained(work)
     tokenizer.save_pretrained(work)
     weights = work / "model.safetensors"
-    version = f"finetuned:{out.name}:{file_sha256(weights)[:12] if weights.is_file() else 'unknown'}"
-    info = _model_info(version, config, settings, data, facts)
+    info = _model_info(f"finetuned:{out.name}", config, settings, data, facts)
+    info["weights_sha256"] = file_sha256(weights) if weights.is_file() else None
     atomic_write_json(work / FINETUNED_MARKER, info)
     _write_config(work / "stance_config.yaml", config, backend="finetuned", name=str(out))
     atomic_write_json(work / "training_log.json", facts.pop("log_history"))
     if out.exists():
         shutil.rmtree(out)
     os.replace(work, out)
+    version = info["model_version"] = _annotator_version(config, str(out))
+    atomic_write_json(out / FINETUNED_MARKER, info)
 
     dev_metrics = None
     if data.dev:
@@ -460,8 +463,9 @@ def train_adapter(
     save_file(tensors, str(work / ADAPTER_WEIGHTS), metadata={"format": ADAPTER_FORMAT})
     base_weights = Path(source) / "model.safetensors"
     name = name or out.name
-    version = f"adapter:{name}:{file_sha256(work / ADAPTER_WEIGHTS)[:12]}"
-    info = _model_info(version, config, settings, data, facts)
+    info = _model_info(f"adapter:{name}", config, settings, data, facts)
+    info["name"] = name
+    info["weights_sha256"] = file_sha256(work / ADAPTER_WEIGHTS)
     info["format"] = ADAPTER_FORMAT
     info["base_sha256"] = file_sha256(base_weights) if base_weights.is_file() else None
     info["lora"] = {
@@ -477,9 +481,11 @@ def train_adapter(
     facts.pop("log_history", None)
     atomic_write_json(work / ADAPTER_JSON, info)
     out.mkdir(parents=True, exist_ok=True)
-    for name in (ADAPTER_WEIGHTS, ADAPTER_JSON):
-        os.replace(work / name, out / name)
+    for file_name in (ADAPTER_WEIGHTS, ADAPTER_JSON):
+        os.replace(work / file_name, out / file_name)
     shutil.rmtree(work, ignore_errors=True)
+    version = info["model_version"] = _annotator_version(config, str(out))
+    atomic_write_json(out / ADAPTER_JSON, info)
 
     dev_metrics = None
     if data.dev:
@@ -494,6 +500,14 @@ def train_adapter(
     with atomic_writer(out / "README.md") as handle:
         handle.write(model_card(info, name, kind="adapter"))
     return TrainResult(out, version, time.monotonic() - started, facts["steps"], facts["best_step"], dev_metrics, data)
+
+
+def _annotator_version(config: StanceConfig, model_dir: str) -> str:
+    """The model version predictions of this model carry under `config` (see stance.scoring.versions)."""
+    from stance.annotator import Annotator
+    from stance.scoring import build_scorer
+
+    return Annotator(config, build_scorer(config, model_dir)).model_version
 
 
 def _check_out(out: Path, overwrite: bool, allowed: set[str] | None = None) -> None:
@@ -543,7 +557,7 @@ def _model_info(version: str, config: StanceConfig, settings: TrainSettings, dat
         "not_mentioned": f"{config.not_mentioned.name} is decided by the alias gate, not by this model (no such class)",
         "input_format": INPUT_FORMAT,
         "max_length": facts["max_length"],
-        "frames": {"source": "embedding scorer (this model has no frame head)", "encoder": FRAME_ENCODER},
+        "frames": {"source": "embedding scorer (this model has no frame head)", "encoder": config.frames.encoder},
         "config_fingerprint": config.fingerprint(),
         "settings": asdict(settings),
         "training": {k: v for k, v in facts.items() if k != "log_history"},
@@ -602,7 +616,7 @@ def model_card(info: dict[str, Any], name: str, *, kind: str) -> str:
             if kind == "finetuned"
             else "A LoRA adapter over the frozen base encoder, written by `scripts/train_adapter.py`."
         ),
-        f"Model version (stamped on every prediction): `{info['model_version']}`.",
+        f"Model version (stamped on every prediction made with the config it was trained with): `{info['model_version']}`.",
         "",
         "## Labels and input",
         "",

@@ -68,7 +68,9 @@ def test_trained_adapter_loads_and_scores(tiny_base, tmp_path, default_config):
     assert info["model_version"] == result.model_version and info["lora"]["rank"] == 4
     assert (tmp_path / "report" / "metrics.json").is_file()
     scorer = AdapterScorer(default_config, str(out))
-    assert scorer.model_version == result.model_version
+    from stance.annotator import Annotator
+
+    assert Annotator(default_config, scorer).model_version == result.model_version  # what its predictions carry
     text = "Beijing welcomed the deal, while Washington criticised it."
     scores = scorer.score([text], [list(default_config.targets[:1]) + [default_config.targets[2]]])[0]
     assert set(scores.stance) == {"China", "United States"}

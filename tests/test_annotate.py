@@ -109,13 +109,15 @@ class FailingScorer:
 
     def __init__(self, inner, fail_after: int):
         self.inner, self.calls, self.fail_after = inner, 0, fail_after
-        self.model_version = inner.model_version
 
-    def score(self, texts, targets):
+    def __getattr__(self, name):  # model_version, scores_frames, ...: the inner scorer's
+        return getattr(self.inner, name)
+
+    def score(self, texts, targets, **options):
         self.calls += 1
         if self.calls > self.fail_after:
             raise KeyboardInterrupt("simulated crash")
-        return self.inner.score(texts, targets)
+        return self.inner.score(texts, targets, **options)
 
 
 def test_interrupted_run_resumes_to_the_same_output(tmp_path, tiny_nli_config, seeds_dir):

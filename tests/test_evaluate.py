@@ -10,8 +10,10 @@ from tiny_encoder import HELDOUT_SAMPLE, SEED_GOLD
 from typer.testing import CliRunner
 
 from stance.cli import app
-from stance.evaluate import compute_metrics, evaluate_files, evaluate_records, predict_with_scorer
-from stance.labelled import LabelledRecord, read_labelled
+from stance.evaluate import evaluate_files, evaluate_records, predict_with_annotator
+from stance.labelled import read_labelled
+from stance.metrics import classification_metrics
+from stance.records import LabelledRecord
 
 runner = CliRunner()
 
@@ -23,7 +25,7 @@ def test_metrics_equal_scikit_learn_on_a_hand_made_case():
 
     gold = ["favorable", "favorable", "neutral", "neutral", "neutral", "unfavorable", "unfavorable", "unfavorable", "favorable", "neutral"]
     pred = ["favorable", "neutral", "neutral", "unfavorable", "neutral", "unfavorable", "not_mentioned", "neutral", "favorable", "neutral"]
-    m = compute_metrics(gold, pred, LABELS, polar=["favorable", "unfavorable"])
+    m = classification_metrics(gold, pred, LABELS, polar=["favorable", "unfavorable"])
     assert m["labels"] == LABELS  # not_mentioned was predicted, never gold: it still counts (sklearn's default)
     assert m["accuracy"] == pytest.approx(accuracy_score(gold, pred))
     assert m["macro_f1"] == pytest.approx(f1_score(gold, pred, average="macro", zero_division=0))
@@ -41,7 +43,7 @@ def test_metrics_equal_scikit_learn_on_a_hand_made_case():
 
 
 def test_metrics_of_a_perfect_and_an_empty_label():
-    m = compute_metrics(["neutral", "favorable"], ["neutral", "favorable"], LABELS, polar=["favorable", "unfavorable"])
+    m = classification_metrics(["neutral", "favorable"], ["neutral", "favorable"], LABELS, polar=["favorable", "unfavorable"])
     assert m["macro_f1"] == 1.0 and m["accuracy"] == 1.0
     assert m["labels"] == ["favorable", "neutral"]
     assert m["f_avg"] == pytest.approx(0.5)  # unfavorable never occurs: its F1 counts 0, as in SemEval's F_avg
@@ -91,8 +93,10 @@ def test_ad_hoc_targets_go_through_the_gate(default_config):
         rec(5, "Trumpcare was debated.", "Trump", span=(0, 5)),  # no whole-word match, but the span says where
         rec(6, "Beijing hosted the summit.", "China"),  # configured: aliases from the config
     ]
-    scorer = EmbeddingScorer(default_config)
-    predictions = predict_with_scorer(scorer, records, default_config, progress=False)
+    from stance.annotator import Annotator
+
+    annotator = Annotator(default_config, EmbeddingScorer(default_config))
+    predictions = predict_with_annotator(annotator, records, progress=False)
     assert [p.mentioned for p in predictions] == [True, True, False, True, True, True]
     assert predictions[2].label == "not_mentioned" and predictions[2].scores["not_mentioned"] == 1.0
     assert all(p.label in ("favorable", "neutral", "unfavorable") for i, p in enumerate(predictions) if i != 2)

@@ -143,13 +143,14 @@ def test_frame_cooccurrence_compares_unfavorable_coverage_with_all_coverage():
     assert economic.share_in_label == pytest.approx(0.5) and economic.lift == pytest.approx(0.5 / 0.75)
 
 
-def test_negative_label_is_found_by_name_or_falls_back_to_the_last(tmp_path, default_config):
+def test_negative_label_comes_from_the_configured_polarity(tmp_path, default_config):
     from stance.config import load_config
 
     assert negative_label(default_config) == "unfavorable"
-    custom = load_config(write_config(tmp_path / "c.yaml", "labels:\n  - {name: pro, description: d, verb: supports}\n"
-                                      "  - {name: contra, description: d, verb: opposes}\n"))
-    assert negative_label(custom) == "contra"
+    custom = load_config(write_config(tmp_path / "c.yaml", "labels:\n  - {name: contra, description: d, verb: opposes, polarity: negative}\n"
+                                      "  - {name: pro, description: d, verb: supports, polarity: positive}\n"))
+    assert negative_label(custom) == "contra"  # by polarity, not by name or position
+    assert custom.label_colours()["contra"] == "#D55E00" and custom.label_colours()["pro"] == "#0072B2"
 
 
 def test_confident_and_uncertain_paragraphs_are_ordered_and_skip_the_gate():
@@ -228,7 +229,8 @@ def test_any_targets_and_labels_without_dates_or_sources_render_and_are_escaped(
     config = load_config(write_config(
         tmp_path / "eu.yaml",
         "targets:\n  - {name: '<i>EU</i>', aliases: [EU]}\n  - {name: NATO}\n"
-        "labels:\n  - {name: pro, description: d, verb: supports}\n  - {name: contra, description: d, verb: opposes}\n"
+        "labels:\n  - {name: pro, description: d, verb: supports, polarity: positive}\n"
+        "  - {name: contra, description: d, verb: opposes, polarity: negative}\n"
         "frames:\n  enabled: false\n",
     ))
     run = tmp_path / "run"

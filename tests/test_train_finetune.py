@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from stance.cli import app
 from stance.config import load_config
 from stance.fileio import file_sha256
-from stance.labelled import LabelledRecord, document_groups, document_key, grouped_split, read_labelled
+from stance.labelled import document_groups, document_key, grouped_split, read_labelled
+from stance.records import LabelledRecord
 
 runner = CliRunner()
 
@@ -46,7 +47,7 @@ def test_model_directory_is_complete_and_self_describing(trained):
     info = json.loads((trained / "stance_model.json").read_text())
     assert info["labels"] == ["favorable", "neutral", "unfavorable"]
     assert info["model_version"].startswith("finetuned:tiny-stance:")
-    assert info["model_version"].endswith(file_sha256(trained / "model.safetensors")[:12])
+    assert info["weights_sha256"] == file_sha256(trained / "model.safetensors")
     assert json.loads((trained / "config.json").read_text())["id2label"] == {"0": "favorable", "1": "neutral", "2": "unfavorable"}
     data = info["data"]
     assert data["train_files"][0]["sha256"] == file_sha256(TRAIN_SAMPLE)

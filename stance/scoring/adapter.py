@@ -1,21 +1,21 @@
 """The compact offline default: a target-conditioned LoRA adapter over the frozen bundled MiniLM.
 
 The adapter (`stance/resources/adapter/`: `adapter.safetensors` + `adapter.json`, about 2 MB) was
-trained on NewsMTSC train by `scripts/train_adapter.py`. Loading merges it into the bundled
+trained on NewsMTSC train by `stance train --adapter`. Loading merges it into the bundled
 encoder, so the scorer runs as fast as the plain encoder. The input is the same as for the
-fine-tuned scorer: (target name, text with the target's mentions marked). Frames come from the
-embedding scorer.
+fine-tuned scorer: (target name, text with the target's mentions marked). Frames come from a
+separate frame scorer.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from stance.config import StanceConfig
 from stance.errors import ModelError
+from stance.fileio import file_sha256
 from stance.scoring.loading import load_pretrained, pick_device, resolve_model_source
 from stance.scoring.lora import apply_adapter
 from stance.scoring.targeted import INPUT_FORMAT, TargetedScorer, check_labels
@@ -47,12 +47,12 @@ def read_adapter_info(adapter_dir: str | Path) -> dict[str, Any]:
     return info
 
 
-def weights_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def adapter_name(info: dict[str, Any]) -> str:
+    """The adapter's name: `name` in adapter.json, else the middle of its `adapter:<name>:<hash>` version."""
+    if info.get("name"):
+        return str(info["name"])
+    parts = str(info.get("model_version", "adapter")).split(":")
+    return parts[1] if len(parts) >= 3 else parts[0]
 
 
 def load_adapted_model(adapter_dir: str | Path, base: str | None = None) -> tuple[Any, Any, dict[str, Any]]:
@@ -66,7 +66,7 @@ def load_adapted_model(adapter_dir: str | Path, base: str | None = None) -> tupl
     source = resolve_model_source(base)
     expected = info.get("base_sha256")
     weights = Path(source) / "model.safetensors"
-    if expected and weights.is_file() and weights_sha256(weights) != expected:
+    if expected and weights.is_file() and file_sha256(weights) != expected:
         raise ModelError(
             f"the adapter in {adapter_dir} was trained on a base whose weights differ from {base} ({weights});"
             " expected the exact base it names, " + info["base"]
@@ -91,7 +91,7 @@ def load_adapted_model(adapter_dir: str | Path, base: str | None = None) -> tupl
 
 
 class AdapterScorer(TargetedScorer):
-    """Stance from the LoRA adapter merged into the bundled encoder; frames from the embedding scorer.
+    """Stance from the LoRA adapter merged into the bundled encoder.
 
     `model_name` is an adapter directory, or the base encoder the shipped adapter was trained on
     (the default config's `bundled:all-MiniLM-L6-v2`), which selects the shipped adapter.
@@ -116,5 +116,7 @@ class AdapterScorer(TargetedScorer):
         self.device = pick_device(config.model.device)
         self.model.to(self.device)
         self.max_length = min(config.model.max_length, int(getattr(self.model.config, "max_position_embeddings", 512)))
-        self.model_version = str(self.info["model_version"])
-        self._init_frames()
+        self.backend = "adapter"
+        self.name = adapter_name(self.info)
+        self.weights = (file_sha256(adapter_dir / ADAPTER_WEIGHTS)[:16], str(self.info.get("base_sha256") or base or self.info["base"]))
+        self._set_version()

@@ -1,4 +1,8 @@
-"""The Scorer protocol and the factory that picks a scorer from the config."""
+"""What a scorer is: the protocols every stance and frame scorer implements, and their output.
+
+The factory that picks a scorer from the config is `stance.scoring.factory`; the code that turns
+scores into labels (gate, argmax, frame thresholds) is `stance.annotator`, shared by every command.
+"""
 
 from __future__ import annotations
 
@@ -6,56 +10,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from stance.config import StanceConfig, Target
+from stance.config import Target
 
 
 @dataclass(frozen=True)
 class ParagraphScores:
-    """Scores of one paragraph: per target a distribution over stance labels, and per frame a score."""
+    """Scores of one paragraph: per target a distribution over stance labels, and per frame a score
+    (empty when the scorer was not asked for frames)."""
 
     stance: dict[str, dict[str, float]]
     frames: dict[str, float]
 
 
 class Scorer(Protocol):
-    """Anything that scores paragraphs; `model_version` is stamped on every prediction."""
+    """Scores paragraphs toward targets.
+
+    `model_version` names what produces the labels (see `stance.scoring.versions`); it is stamped on
+    every prediction. `scores_frames` says whether `score(..., frames=True)` also scores frames
+    (the NLI and embedding scorers do, from the same model); otherwise frames come from a
+    `FrameScorer`.
+    """
 
     model_version: str
+    scores_frames: bool
 
-    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> list[ParagraphScores]:
-        """Score `texts[i]` toward each target in `targets[i]`, and its frames."""
+    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]], *, frames: bool = True) -> list[ParagraphScores]:
+        """Score `texts[i]` toward each target in `targets[i]` (and its frames, when asked and able)."""
         ...
 
 
-def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
-    """The scorer that `config.model.backend` names; `model` overrides `config.model.name`.
+class FrameScorer(Protocol):
+    """Scores the frames of paragraphs; `version` enters the model version of the predictions."""
 
-    A `model` that is a directory written by `stance train` selects the fine-tuned scorer, and
-    an adapter directory (`scripts/train_adapter.py`) the adapter scorer, whatever the backend says.
-    """
-    from stance.scoring.adapter import is_adapter_dir
-    from stance.scoring.loading import is_finetuned_model_dir
+    version: str
 
-    name = model or config.model.name
-    backend = config.model.backend
-    if model is not None and is_finetuned_model_dir(model):
-        backend = "finetuned"
-    elif model is not None and is_adapter_dir(model):
-        backend = "adapter"
-    if backend == "nli":
-        from stance.scoring.nli import NLIScorer
-
-        return NLIScorer(config, name)
-    if backend == "embedding":
-        from stance.scoring.embedding import EmbeddingScorer
-
-        return EmbeddingScorer(config, name)
-    if backend == "finetuned":
-        from stance.scoring.finetuned import FinetunedScorer
-
-        return FinetunedScorer(config, name)
-    if backend == "adapter":
-        from stance.scoring.adapter import AdapterScorer
-
-        return AdapterScorer(config, name)
-    raise ValueError(f"unknown backend {backend!r}")
+    def score_frames(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Per text, a score in [0, 1] for every frame of the config (in config order)."""
+        ...

@@ -2,8 +2,8 @@
 
 The directory holds a sequence-classification model and its tokenizer (Hugging Face format),
 `stance_model.json` (labels, input format, model version, training summary), the config used,
-a model card and the evaluation report. Frames come from the embedding scorer: the model has
-no frame head (see README, "Retraining and evaluation").
+a model card and the evaluation report. The model has no frame head: frames come from a separate
+frame scorer (see README, "Retraining and evaluation").
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 from stance.config import StanceConfig
 from stance.errors import ModelError
 from stance.scoring.loading import FINETUNED_MARKER, load_pretrained, pick_device
+from stance.scoring.versions import weights_digest
 from stance.scoring.targeted import INPUT_FORMAT, TargetedScorer, check_labels
 
 STANCE_MODEL_FORMAT = "stance-finetuned"
@@ -38,7 +39,7 @@ def read_model_info(model_dir: str | Path) -> dict[str, Any]:
 
 
 class FinetunedScorer(TargetedScorer):
-    """Stance from a fine-tuned target-conditioned classifier; frames from the embedding scorer."""
+    """Stance from a fine-tuned target-conditioned classifier."""
 
     def __init__(self, config: StanceConfig, model_dir: str) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -57,5 +58,7 @@ class FinetunedScorer(TargetedScorer):
         self.model.to(self.device).eval()
         # paragraphs may be longer than the training sentences: the config's limit applies, capped by the model
         self.max_length = min(config.model.max_length, int(getattr(self.model.config, "max_position_embeddings", 512)))
-        self.model_version = str(self.info["model_version"])
-        self._init_frames()
+        self.backend = "finetuned"
+        self.name = Path(self.model_dir).resolve().name
+        self.weights = (weights_digest(self.model_dir),)
+        self._set_version()

@@ -16,7 +16,8 @@ from stance.errors import ModelError
 from stance.prompts import frame_hypotheses, stance_hypotheses, with_residual_frame
 from stance.scoring.base import ParagraphScores
 from stance.scoring.batching import run_batched
-from stance.scoring.loading import load_pretrained, pick_device, short_model_name
+from stance.scoring.loading import load_pretrained, pick_device, resolve_model_source, short_model_name
+from stance.scoring.versions import model_version, weights_digest
 
 
 def nli_label_ids(id2label: Mapping[int, str]) -> tuple[int, int]:
@@ -41,6 +42,8 @@ def nli_label_ids(id2label: Mapping[int, str]) -> tuple[int, int]:
 class NLIScorer:
     """Scores stance toward each target and frames by entailment of generated hypotheses."""
 
+    scores_frames = True
+
     def __init__(self, config: StanceConfig, model_name: str | None = None, *, tokenizer: Any = None, model: Any = None) -> None:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -54,9 +57,11 @@ class NLIScorer:
         self.max_length = min(config.model.max_length, _model_max_length(self.tokenizer, self.model))
         self.include_not_mentioned = not config.gate.enabled
         self._frames = frame_hypotheses(config)
-        self.model_version = f"nli:{short_model_name(self.model_name)}:{config.fingerprint()}"
+        digest = weights_digest(resolve_model_source(self.model_name))
+        self.backend, self.name, self.weights = "nli", short_model_name(self.model_name), (digest,)
+        self.model_version = model_version(self.backend, self.name, [digest], config)
 
-    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> list[ParagraphScores]:
+    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]], *, frames: bool = True) -> list[ParagraphScores]:
         premises: list[str] = []
         hypotheses: list[str] = []
         layout: list[tuple[list[tuple[str, list[tuple[str, int]]]], list[tuple[str, int]]]] = []
@@ -70,7 +75,7 @@ class NLIScorer:
                     hypotheses.append(hypothesis)
                 stance_rows.append((target.name, rows))
             frame_rows = []
-            for frame, hypothesis in self._frames:
+            for frame, hypothesis in self._frames if frames else ():
                 frame_rows.append((frame, len(hypotheses)))
                 premises.append(text)
                 hypotheses.append(hypothesis)

@@ -17,11 +17,10 @@ from stance.errors import ModelError
 from stance.mentions import alias_pattern
 from stance.scoring.base import ParagraphScores
 from stance.scoring.batching import run_batched
+from stance.scoring.versions import model_version
 
 MARKER = "@"
 INPUT_FORMAT = {"kind": "text-pair", "first": "target name", "second": "text, mentions wrapped in '@ ... @'", "version": 1}
-# frames come from the embedding scorer on this encoder: the trained models have no frame head
-FRAME_ENCODER = "bundled:all-MiniLM-L6-v2"
 
 
 def mention_spans(text: str, target: Target, span: tuple[int, int] | None = None) -> list[tuple[int, int]]:
@@ -74,20 +73,25 @@ def check_labels(config: StanceConfig, model_labels: Sequence[str], where: str) 
 class TargetedScorer:
     """The Scorer protocol over a target-conditioned sequence classifier.
 
-    Subclasses set `model`, `tokenizer`, `labels` (model output order), `device`, `max_length`
-    and `model_version`. Frames come from the embedding scorer (loaded on first use).
+    Subclasses set `model`, `tokenizer`, `labels` (model output order), `device`, `max_length`,
+    `backend`, `name` and `weights` (digests), then call `_set_version()`. The model has no frame
+    head: frames come from a separate frame scorer (see `stance.scoring.factory`).
     """
 
+    scores_frames = False
     config: StanceConfig
     model: Any
     tokenizer: Any
     labels: list[str]
     device: Any
     max_length: int
+    backend: str
+    name: str
+    weights: tuple[str, ...]
     model_version: str
 
-    def _init_frames(self) -> None:
-        self._frame_scorer: Any = None
+    def _set_version(self) -> None:
+        self.model_version = model_version(self.backend, self.name, list(self.weights), self.config)
 
     def probabilities(self, firsts: Sequence[str], seconds: Sequence[str]) -> Any:
         """A (n, len(labels)) tensor of class probabilities."""
@@ -106,7 +110,8 @@ class TargetedScorer:
         )
         return torch.softmax(logits.double(), dim=-1)
 
-    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> list[ParagraphScores]:
+    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]], *, frames: bool = True) -> list[ParagraphScores]:
+        """Stance scores only (`frames` is ignored: this model scores none)."""
         not_mentioned = self.config.not_mentioned.name
         with_not_mentioned = not self.config.gate.enabled
         firsts, seconds, owners, absent = [], [], [], []
@@ -131,14 +136,4 @@ class TargetedScorer:
             results[i].stance[name] = ordered
         for i, name in absent:
             results[i].stance[name] = {**dict.fromkeys(self.config.stance_label_names, 0.0), not_mentioned: 1.0}
-        if self.config.frame_names and texts:
-            for result, frames in zip(results, self._frames(texts), strict=True):
-                result.frames.update(frames)
         return results
-
-    def _frames(self, texts: Sequence[str]) -> list[dict[str, float]]:
-        if self._frame_scorer is None:
-            from stance.scoring.embedding import EmbeddingScorer
-
-            self._frame_scorer = EmbeddingScorer(self.config, FRAME_ENCODER)
-        return [s.frames for s in self._frame_scorer.score(texts, [[] for _ in texts])]

@@ -1,0 +1,96 @@
+"""The one prediction path: alias gate -> stance scorer -> labels, plus frames.
+
+`Annotator` is what `stance annotate`, `stance evaluate`, the Ray engine and the Label Studio
+backend all call, so a paragraph gets the same labels whichever command asks:
+
+1. the gate decides which targets a paragraph mentions (a target it does not find is
+   `not_mentioned` with score 1, and the model is not run for it, unless `gate.enabled` is off);
+2. the stance scorer scores the rest; each target's label is the label with the highest score
+   (ties: the first in config order), scores rounded to 6 digits;
+3. frames come from the scorer itself or from the configured frame scorer
+   (`stance.scoring.factory.build_frame_scorer`); a frame applies at `frames.threshold`.
+
+The annotator's `model_version` is the version of everything that produced the labels (see
+`stance.scoring.versions`): the stance model, the frame scorer when it is a separate model, and
+the label settings of the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from stance.config import StanceConfig, Target
+from stance.mentions import MentionGate
+from stance.records import Paragraph, Prediction, TargetStance
+from stance.scoring.base import FrameScorer, Scorer
+from stance.scoring.versions import model_version
+
+SCORE_DIGITS = 6
+_FROM_CONFIG = object()
+
+
+class Annotator:
+    """Gate + stance scorer + frame scorer: turns paragraphs into `Prediction`s."""
+
+    def __init__(self, config: StanceConfig, scorer: Scorer, frame_scorer: FrameScorer | None | object = _FROM_CONFIG) -> None:
+        from stance.scoring.factory import build_frame_scorer
+
+        self.config = config
+        self.scorer = scorer
+        self.gate = MentionGate(config.targets)
+        self.frame_scorer: FrameScorer | None = build_frame_scorer(config, scorer) if frame_scorer is _FROM_CONFIG else frame_scorer  # type: ignore[assignment]
+        self.model_version = self._version()
+
+    def _version(self) -> str:
+        weights = getattr(self.scorer, "weights", None)
+        if self.frame_scorer is None or weights is None or not self.config.frame_names:
+            return self.scorer.model_version
+        parts = [*weights, self.frame_scorer.version]
+        return model_version(getattr(self.scorer, "backend", "model"), getattr(self.scorer, "name", "model"), parts, self.config)
+
+    @property
+    def scorer_frames(self) -> bool:
+        """Whether frames come from the stance scorer's own forward passes."""
+        return bool(self.config.frame_names) and self.frame_scorer is None
+
+    # -- stance ------------------------------------------------------------------------------
+
+    def decide(self, scores: dict[str, float] | None, mentioned: bool) -> TargetStance:
+        """A target's label from the scorer's scores (None: not scored, so `not_mentioned`)."""
+        full = dict.fromkeys(self.config.all_label_names, 0.0)
+        if scores is None:
+            full[self.config.not_mentioned.name] = 1.0
+        else:
+            full.update(scores)
+        label = max(full, key=lambda name: full[name])
+        return TargetStance(label, {k: round(v, SCORE_DIGITS) for k, v in full.items()}, mentioned)
+
+    def stance_scores(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> list[dict[str, dict[str, float]]]:
+        """The scorer's raw stance scores of `texts[i]` toward `targets[i]` (no gate, no frames)."""
+        if not texts:
+            return []
+        return [s.stance for s in self.scorer.score(list(texts), list(targets), frames=False)]
+
+    # -- paragraphs --------------------------------------------------------------------------
+
+    def predict(self, paragraphs: Sequence[Paragraph], *, frames: bool = True) -> list[Prediction]:
+        """Predictions for `paragraphs`, in order; `frames=False` skips frame scoring."""
+        if not paragraphs:
+            return []
+        texts = [p.text for p in paragraphs]
+        mentioned = [self.gate.mentioned(text) for text in texts]
+        to_score = mentioned if self.config.gate.enabled else [list(self.config.targets)] * len(paragraphs)
+        want_frames = frames and bool(self.config.frame_names)
+        scored = self.scorer.score(texts, to_score, frames=want_frames and self.scorer_frames)
+        if want_frames and self.frame_scorer is not None:
+            frame_scores = self.frame_scorer.score_frames(texts)
+        else:
+            frame_scores = [s.frames for s in scored]
+        predictions = []
+        for paragraph, names, scores, frame_row in zip(paragraphs, mentioned, scored, frame_scores, strict=True):
+            found = {t.name for t in names}
+            stance = {t.name: self.decide(scores.stance.get(t.name), t.name in found) for t in self.config.targets}
+            rounded = {k: round(v, SCORE_DIGITS) for k, v in frame_row.items()}
+            labels = [name for name, score in rounded.items() if score >= self.config.frames.threshold]
+            predictions.append(Prediction.for_paragraph(paragraph, stance, rounded, labels, self.model_version))
+        return predictions
