@@ -87,7 +87,8 @@ def scan_inputs(inputs: Sequence[str | Path], config: StanceConfig, options: Rea
     digests = InputDigests()
     paragraphs = 0
     doc_ids: set[str] = set()
-    handle = tempfile.TemporaryFile(prefix="stance-paragraphs-") if spool else None
+    # closed by InputScan.close() at the end of the run that reads it back
+    handle = tempfile.TemporaryFile(prefix="stance-paragraphs-") if spool else None  # noqa: SIM115
     try:
         for paragraph in iter_paragraphs(files, config.ingest, options, log, digests):
             paragraphs += 1

@@ -15,8 +15,8 @@ from typing import Any
 from stance.config import StanceConfig
 from stance.errors import ModelError
 from stance.scoring.loading import FINETUNED_MARKER, load_pretrained, pick_device
-from stance.scoring.versions import weights_digest
 from stance.scoring.targeted import INPUT_FORMAT, TargetedScorer, check_labels
+from stance.scoring.versions import weights_digest
 
 STANCE_MODEL_FORMAT = "stance-finetuned"
 
