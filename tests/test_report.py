@@ -17,14 +17,14 @@ from typer.testing import CliRunner
 
 from stance.cli import app
 from stance.errors import InputError
+from stance.metrics import cohen_kappa
+from stance.records import LabelledRecord, Prediction
 from stance.report import (
-    HumanLabel,
     agreement,
     bin_label,
     bin_range,
     build_report,
     choose_bin_unit,
-    cohen_kappa,
     collect,
     confusion,
     frame_cooccurrence,
@@ -47,7 +47,7 @@ runner = CliRunner()
 
 
 def rec(pid, labels, *, doc="d1", date="2024-01-03", source=None, title=None, frames=(), scores=None, text="text"):
-    """A prediction record as stance annotate writes it; `labels` maps target -> label."""
+    """A prediction as stance annotate writes it; `labels` maps target -> label."""
     stance = {}
     for target, label in labels.items():
         if scores and target in scores:
@@ -57,10 +57,14 @@ def rec(pid, labels, *, doc="d1", date="2024-01-03", source=None, title=None, fr
         else:
             s = {name: (0.6 if name == label else 0.2) for name in LABELS[:3]} | {NM: 0.0}
         stance[target] = {"label": label, "scores": s, "mentioned": label != NM}
-    return {
+    return Prediction.from_json({
         "id": pid, "doc_id": doc, "index": 0, "text": text, "date": date, "title": title, "source": source,
         "stance": stance, "frames": dict.fromkeys(frames, 0.9), "frame_labels": list(frames), "model_version": "test",
-    }
+    }, f"rec {pid}")
+
+
+def jsonl(records) -> str:
+    return "".join(json.dumps(r.to_json()) + "\n" for r in records)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,10 +164,10 @@ def test_confident_and_uncertain_paragraphs_are_ordered_and_skip_the_gate():
         rec("c", {"X": "unfavorable"}, scores={"X": {"favorable": 0.3, "neutral": 0.3, "unfavorable": 0.4, NM: 0.0}}),
         rec("d", {"X": NM}),  # the alias gate's not_mentioned: certain by rule, never "uncertain"
     ]
-    assert [e.record["id"] for e in most_confident(records, "X", "favorable", 5, NM)] == ["a", "b"]
+    assert [e.record.id for e in most_confident(records, "X", "favorable", 5, NM)] == ["a", "b"]
     assert most_confident(records, "X", "favorable", 1, NM)[0].score == pytest.approx(0.9)
     uncertain = least_certain(records, "X", 5, NM)
-    assert [e.record["id"] for e in uncertain] == ["b", "c", "a"]
+    assert [e.record.id for e in uncertain] == ["b", "c", "a"]
     assert uncertain[0].margin == pytest.approx(0.05)
 
 
@@ -196,7 +200,7 @@ def test_load_annotations_keeps_the_latest_label_per_annotator(tmp_path):
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     loaded = sorted(load_annotations(path), key=lambda a: a.annotator)
     assert [(a.annotator, a.label, a.frames) for a in loaded] == [("ann", "unfavorable", ("Economic",)), ("bob", "favorable", None)]
-    path.write_text(json.dumps({"id": "p1", "target": "X"}) + "\n", encoding="utf-8")
+    path.write_text(json.dumps({"id": "p1", "text": "t", "target": "X"}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"a\.jsonl:1: field 'label' is missing"):
         load_annotations(path)
 
@@ -204,12 +208,12 @@ def test_load_annotations_keeps_the_latest_label_per_annotator(tmp_path):
 def test_correction_rate_counts_changes_from_the_pre_label_people_saw():
     records = [rec("a", {"X": "favorable", "Y": NM}, frames=["Economic"]), rec("b", {"X": "neutral", "Y": "unfavorable"})]
     people = [
-        HumanLabel("a", "X", "favorable", frames=("Economic",), model_label="neutral"),  # the run agrees; the shown pre-label was corrected
-        HumanLabel("a", "Y", NM, frames=("Economic",)),
-        HumanLabel("b", "X", "neutral", frames=("Security",)),  # stance kept, frames changed
-        HumanLabel("b", "Y", "neutral"),
-        HumanLabel("zzz", "X", "neutral"),  # not in the run
-        HumanLabel("a", "Elsewhere", "neutral"),  # a target the report does not show
+        LabelledRecord("a", "t", "X", "favorable", frames=("Economic",), model_label="neutral"),  # the run agrees; the shown pre-label was corrected
+        LabelledRecord("a", "t", "Y", NM, frames=("Economic",)),
+        LabelledRecord("b", "t", "X", "neutral", frames=("Security",)),  # stance kept, frames changed
+        LabelledRecord("b", "t", "Y", "neutral"),
+        LabelledRecord("zzz", "t", "X", "neutral"),  # not in the run
+        LabelledRecord("a", "t", "Elsewhere", "neutral"),  # a target the report does not show
     ]
     result = agreement(people, records, ["X", "Y"], LABELS)
     x, y = result.targets
@@ -239,10 +243,10 @@ def test_any_targets_and_labels_without_dates_or_sources_render_and_are_escaped(
     for i in range(6):
         label = ["pro", "contra", NM][i % 3]
         scores = {"pro": 0.7, "contra": 0.3, NM: 0.0} if label == "pro" else {"pro": 0.45, "contra": 0.55, NM: 0.0} if label == "contra" else {"pro": 0.0, "contra": 0.0, NM: 1.0}
-        record = rec(f"p{i}", {}, doc=f"doc{i // 2}", date=None, text=f"Paragraph {i} about the {SCRIPT_TEXT} & more")
-        record["stance"] = {name: {"label": label, "scores": scores, "mentioned": label != NM} for name in ("<i>EU</i>", "NATO")}
-        records.append(record)
-    (run / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        targets = ("<i>EU</i>", "NATO")
+        records.append(rec(f"p{i}", dict.fromkeys(targets, label), scores=dict.fromkeys(targets, scores), doc=f"doc{i // 2}", date=None,
+                           text=f"Paragraph {i} about the {SCRIPT_TEXT} & more"))
+    (run / "predictions.jsonl").write_text(jsonl(records), encoding="utf-8")
     out = build_report(run, None, config)
     page = out.read_text(encoding="utf-8")
     assert out == run / "report.html"
@@ -252,6 +256,24 @@ def test_any_targets_and_labels_without_dates_or_sources_render_and_are_escaped(
     assert "&lt;i&gt;EU&lt;/i&gt;" in page and "<i>EU</i>" not in page
     assert "&lt;script&gt;window.__pwned" in page and "<script" not in page and "onerror=\"window" not in page
     assert ">contra<" in page and ">pro<" in page and "favorable" not in page
+
+
+def test_label_colours_on_the_page_come_from_the_config(tmp_path):
+    from stance.config import load_config
+
+    config = load_config(write_config(
+        tmp_path / "c.yaml",
+        "labels:\n  - {name: pro, description: d, verb: supports, polarity: positive, colour: '#123456'}\n"
+        "  - {name: contra, description: d, verb: opposes, polarity: negative}\n",
+    ))
+    run = tmp_path / "run"
+    run.mkdir()
+    scores = {"pro": 0.7, "contra": 0.3, NM: 0.0}
+    records = [rec(f"p{i}", {"China": "pro"}, scores={"China": scores}) for i in range(3)]
+    (run / "predictions.jsonl").write_text(jsonl(records), encoding="utf-8")
+    page = build_report(run, None, config).read_text(encoding="utf-8")
+    assert "background:#123456;color:white'>pro<" in page  # the label's own colour on its chip
+    assert "background:#D55E00'" in page  # contra: the Okabe-Ito colour of negative polarity
 
 
 def test_empty_run_and_a_config_whose_targets_the_run_lacks_give_notes_not_crashes(tmp_path, default_config):
@@ -264,7 +286,7 @@ def test_empty_run_and_a_config_whose_targets_the_run_lacks_give_notes_not_crash
     # one target dated, another only undated: both share one time axis
     records = [rec("a", {"China": "favorable"}, date="2024-01-02"), rec("b", {"Russia": "neutral"}, date=None),
                rec("c", {"China": "neutral", "Russia": "unfavorable"}, date="2024-03-01")]
-    (run / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    (run / "predictions.jsonl").write_text(jsonl(records), encoding="utf-8")
     page = build_report(run, None, default_config).read_text(encoding="utf-8")
     assert "Targets in the config but not in these predictions (left out): United States." in page
     assert "1 of 3 paragraphs have no date" in page
@@ -277,7 +299,7 @@ def test_cli_writes_the_report_and_reports_a_missing_run(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "predictions.jsonl").write_text(
-        "".join(json.dumps(rec(f"p{i}", {"China": "neutral", "Russia": NM, "United States": "favorable"}, date=f"2024-01-0{i + 1}")) + "\n" for i in range(3)),
+        jsonl(rec(f"p{i}", {"China": "neutral", "Russia": NM, "United States": "favorable"}, date=f"2024-01-0{i + 1}") for i in range(3)),
         encoding="utf-8",
     )
     result = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "r.html")])
@@ -285,7 +307,7 @@ def test_cli_writes_the_report_and_reports_a_missing_run(tmp_path):
     assert (tmp_path / "r.html").stat().st_size > 10_000 and "wrote" in result.output
     result = runner.invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "no such directory" in result.output
-    (run / "predictions.jsonl").write_text('{"id": "p1"}\n', encoding="utf-8")
+    (run / "predictions.jsonl").write_text('{"id": "p1", "text": "t"}\n', encoding="utf-8")
     result = runner.invoke(app, ["report", str(run)])
     assert result.exit_code == 2 and "predictions.jsonl:1: field 'stance'" in result.output
 
@@ -461,6 +483,6 @@ def test_script_in_a_paragraph_shows_as_text_and_never_runs(seeds_run, tmp_path,
 
 
 def test_report_module_imports_no_heavy_library_at_import_time():
-    code = "import sys, stance.cli, stance.report, stance.report_html; print('matplotlib' in sys.modules)"
+    code = "import sys, stance.cli, stance.report, stance.report.render, stance.report.plots; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert done.stdout.strip() == "False"

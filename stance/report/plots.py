@@ -8,11 +8,11 @@ is already a dependency, and gives images that look the same in every browser, i
 and in an e-mail attachment. Images are PNG at twice the CSS size, so they stay sharp on laptop
 (HiDPI) screens, embedded as base64 `data:` URLs.
 
-Colours are Okabe-Ito (Okabe & Ito 2008), a palette that stays distinguishable under the
-common colour-vision deficiencies: favorable blue, unfavorable vermillion, neutral grey and
-not-mentioned light grey, other labels the remaining Okabe-Ito colours in order. Heat maps use
-one sequential hue (light to dark blue), readable without telling hues apart. Numbers are
-printed on the bars and cells, so no reading depends on colour alone.
+Label colours come from the config (`StanceConfig.label_colours()`: a label's own colour, else the
+Okabe-Ito colour of its polarity, a palette that stays distinguishable under the common
+colour-vision deficiencies), passed in as a label -> colour mapping. Heat maps use one sequential
+hue (light to dark blue), readable without telling hues apart. Numbers are printed on the bars
+and cells, so no reading depends on colour alone.
 
 Every function builds a `matplotlib.figure.Figure` directly (not pyplot), so nothing global is
 touched, and returns an `Image` (base64 PNG, size in CSS pixels, alt text).
@@ -27,23 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-OKABE_ITO = {
-    "orange": "#E69F00",
-    "sky_blue": "#56B4E9",
-    "bluish_green": "#009E73",
-    "yellow": "#F0E442",
-    "blue": "#0072B2",
-    "vermillion": "#D55E00",
-    "reddish_purple": "#CC79A7",
-    "black": "#000000",
-}
-NEUTRAL_GREY = "#999999"
-ABSENT_GREY = "#DDDDDD"
-FAVORABLE_NAMES = {"favorable", "favourable", "positive", "support", "supportive", "pro", "favor", "favour"}
-NEUTRAL_NAMES = {"neutral", "balanced", "none", "mixed"}
-UNFAVORABLE_NAMES = {"unfavorable", "unfavourable", "negative", "against", "oppose", "opposed", "critical", "hostile"}
-# colours for labels with no fixed meaning, in the order they are handed out
-SPARE_COLOURS = ("orange", "bluish_green", "reddish_purple", "sky_blue", "yellow", "black")
+FRAME_COLOUR = "#0072B2"  # Okabe-Ito blue: frames have no polarity, one hue for all
 DPI = 192  # 2 image pixels per CSS pixel (matplotlib's 96 px per inch on screen)
 CSS_PX_PER_INCH = 96
 FEW = 5  # time bins with fewer paragraphs than this are drawn pale
@@ -62,28 +46,6 @@ class Image:
     @property
     def data_url(self) -> str:
         return "data:image/png;base64," + self.png_base64
-
-
-def label_colours(labels: Sequence[str], not_mentioned: str) -> dict[str, str]:
-    """A colour per label: fixed ones for names with a known meaning, spare Okabe-Ito ones for the rest."""
-    colours: dict[str, str] = {}
-    spare = iter(SPARE_COLOURS)
-    used: set[str] = set()
-    for label in labels:
-        low = label.lower()
-        if label == not_mentioned:
-            colour = ABSENT_GREY
-        elif low in FAVORABLE_NAMES and OKABE_ITO["blue"] not in used:
-            colour = OKABE_ITO["blue"]
-        elif low in UNFAVORABLE_NAMES and OKABE_ITO["vermillion"] not in used:
-            colour = OKABE_ITO["vermillion"]
-        elif low in NEUTRAL_NAMES and NEUTRAL_GREY not in used:
-            colour = NEUTRAL_GREY
-        else:
-            colour = next((OKABE_ITO[name] for name in spare if OKABE_ITO[name] not in used), "#666666")
-        used.add(colour)
-        colours[label] = colour
-    return colours
 
 
 def text_colour(background: str) -> str:
@@ -140,7 +102,7 @@ def stacked_shares(
     rows: Sequence[str],
     counts: Sequence[dict[str, int]],
     labels: Sequence[str],
-    not_mentioned: str,
+    colours: dict[str, str],
     *,
     title: str = "",
     alt: str,
@@ -148,7 +110,6 @@ def stacked_shares(
     """One horizontal 100 % bar per row, split by label, with percentages on the bars and n at the end."""
     import matplotlib
 
-    colours = label_colours(labels, not_mentioned)
     with matplotlib.rc_context(_style()):
         fig = _figure(11.5, 0.9 + 0.42 * max(len(rows), 1))
         ax = fig.add_subplot()
@@ -204,7 +165,7 @@ def shares_by_group(
     targets: Sequence[str],
     counts: dict[str, dict[str, dict[str, int]]],
     labels: Sequence[str],
-    not_mentioned: str,
+    colours: dict[str, str],
     *,
     group_names: dict[str, str],
     alt: str,
@@ -212,7 +173,6 @@ def shares_by_group(
     """Small multiples: one panel per target (three to a row), one 100 % bar per document or source."""
     import matplotlib
 
-    colours = label_colours(labels, not_mentioned)
     columns = min(len(targets), 3)
     panel_rows = -(-len(targets) // columns)
     row_height = 0.7 + 0.34 * len(groups)
@@ -237,18 +197,17 @@ def shares_by_group(
 def over_time(
     targets: Sequence[str],
     series: dict[str, Any],
-    labels: Sequence[str],
-    not_mentioned: str,
+    stance_labels: Sequence[str],
+    colours: dict[str, str],
     *,
     bin_names: Sequence[str],
     alt: str,
 ) -> Image:
-    """Per target, one 100 % column per time bin split by stance among paragraphs that mention it,
-    n above each column; columns of fewer than FEW paragraphs are pale and hatched, empty bins show n=0."""
+    """Per target, one 100 % column per time bin split by the stance labels (not_mentioned left out)
+    among paragraphs that mention it, n above each column; columns of fewer than FEW paragraphs
+    are pale and hatched, empty bins show n=0."""
     import matplotlib
 
-    stance_labels = [label for label in labels if label != not_mentioned]
-    colours = label_colours(labels, not_mentioned)
     bins = len(bin_names)
     with matplotlib.rc_context(_style()):
         fig = _figure(11.5, 0.6 + 1.9 * len(targets))
@@ -289,7 +248,7 @@ def frame_bars(frames: Sequence[str], counts: dict[str, int], total: int, *, alt
         fig = _figure(11.5, 0.6 + 0.3 * len(ordered))
         ax = fig.add_subplot()
         values = [counts.get(f, 0) for f in ordered]
-        ax.barh(range(len(ordered)), values, color=OKABE_ITO["blue"], height=0.7)
+        ax.barh(range(len(ordered)), values, color=FRAME_COLOUR, height=0.7)
         top = max(values) if values and max(values) else 1
         for i, value in enumerate(values):
             share = value / total if total else 0.0
