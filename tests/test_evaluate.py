@@ -95,7 +95,7 @@ def test_ad_hoc_targets_go_through_the_gate(default_config):
     ]
     from stance.annotator import Annotator
 
-    annotator = Annotator(default_config, EmbeddingScorer(default_config))
+    annotator = Annotator(default_config, EmbeddingScorer(default_config, "bundled:all-MiniLM-L6-v2"))
     predictions = predict_with_annotator(annotator, records, progress=False)
     assert [p.mentioned for p in predictions] == [True, True, False, True, True, True]
     assert predictions[2].label == "not_mentioned" and predictions[2].scores["not_mentioned"] == 1.0

@@ -47,7 +47,8 @@ def test_model_directory_is_complete_and_self_describing(trained):
     info = json.loads((trained / "stance_model.json").read_text())
     assert info["labels"] == ["favorable", "neutral", "unfavorable"]
     assert info["model_version"].startswith("finetuned:tiny-stance:")
-    assert info["weights_sha256"] == file_sha256(trained / "model.safetensors")
+    assert info["stance"]["weights_sha256"] == file_sha256(trained / "model.safetensors")
+    assert info["stance"]["kind"] == "full" and "cold start" in info["start"]
     assert json.loads((trained / "config.json").read_text())["id2label"] == {"0": "favorable", "1": "neutral", "2": "unfavorable"}
     data = info["data"]
     assert data["train_files"][0]["sha256"] == file_sha256(TRAIN_SAMPLE)

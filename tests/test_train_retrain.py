@@ -9,8 +9,8 @@ import pytest
 from tiny_encoder import HELDOUT_SAMPLE, TRAIN_SAMPLE, build_tiny_bert
 
 from stance.errors import TrainingError
-from stance.retrain import CURRENT, current_model, promotions, retrain_and_promote
-from stance.train import TrainSettings
+from stance.training.retrain import CURRENT, current_model, promotions, retrain_and_promote
+from stance.training.train import TrainSettings
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

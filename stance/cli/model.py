@@ -1,4 +1,4 @@
-"""`stance train` and `stance evaluate`."""
+"""`stance train`, `stance retrain` and `stance evaluate`."""
 
 from __future__ import annotations
 
@@ -9,37 +9,112 @@ import typer
 
 from stance.cli.app import ConfigOption, command, load
 
+TrainFiles = Annotated[
+    list[Path],
+    typer.Argument(help="Labelled JSON Lines files: stance records {id, text, target, label}, frame records {id, text, frames}"
+                   " (pulled annotations carry both); a record whose text is a whole article is a document-level label."),
+]
+BaseOption = Annotated[
+    str,
+    typer.Option(help="Where training starts: 'current' (MODELS_DIR/current, else the config's model: a warm start from the"
+                      " model that made the pre-labels), a model directory or shipped:NAME (warm), or an encoder such as"
+                      " bundled:all-MiniLM-L6-v2, a hub name or a path (cold start)."),
+]
+ConflictsOption = Annotated[
+    str, typer.Option(help="Annotators disagreeing on one (paragraph, target): majority (ties dropped), latest, or drop.")
+]
+
+
+def _settings(base: str, models_dir: Path, adapter: bool, epochs: float | None, max_steps: int | None, batch_size: int,
+              learning_rate: float | None, max_length: int | None, seed: int, patience: int, conflicts: str, name: str | None) -> object:
+    from stance.training.train import TrainSettings
+
+    return TrainSettings(base=base, models_dir=models_dir, adapter=adapter, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
+                         learning_rate=learning_rate, max_length=max_length, seed=seed, patience=patience,
+                         conflicts=conflicts, name=name)  # type: ignore[arg-type]
+
 
 @command("train")
 def train_command(
-    files: Annotated[list[Path], typer.Argument(help="Labelled JSON Lines files ({id, text, target, label} per line), e.g. pulled annotations.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model directory to write (weights, tokenizer, stance_model.json, model card, eval/).")],
-    base: Annotated[str, typer.Option(help="Encoder to fine-tune: bundled:all-MiniLM-L6-v2, a hub name, or a local path.")] = "bundled:all-MiniLM-L6-v2",
-    dev: Annotated[Path | None, typer.Option(help="Dev file for early stopping and the report (default: 10% of FILES, grouped by document).")] = None,
-    epochs: Annotated[float, typer.Option(min=0.01, help="Passes over the training data (early stopping may end sooner).")] = 3.0,
+    files: TrainFiles,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Model directory to write (weights or adapter, frame head, stance_model.json, model card, eval/).")] = None,
+    base: BaseOption = "current",
+    models_dir: Annotated[Path, typer.Option(help="Where `current` is looked up (the models directory of `stance retrain`).")] = Path("models"),
+    adapter: Annotated[bool, typer.Option(help="Train a LoRA adapter (peft) over a frozen encoder (--base ENCODER) instead of every weight: how the shipped default is made.")] = False,
+    dev: Annotated[Path | None, typer.Option(help="Dev file for model selection and the report (default: 10% of FILES, grouped by document).")] = None,
+    epochs: Annotated[float | None, typer.Option(min=0.01, help="Passes over the training data (default 3; 6 for a warm start on up to 1,000 records).")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimizer steps (overrides --epochs).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Training examples per step.")] = 32,
-    learning_rate: Annotated[float, typer.Option(min=0.0, help="Peak learning rate (linear warm-up over 10% of the steps, then linear decay).")] = 5e-5,
+    learning_rate: Annotated[float | None, typer.Option(min=0.0, help="Peak learning rate (default 3e-5 warm, 5e-5 cold, 5e-4 for an adapter).")] = None,
     max_length: Annotated[int | None, typer.Option(min=16, help="Longest input in tokens (default: the config's model.max_length).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (weights init, data order, the dev split).")] = 42,
     patience: Annotated[int, typer.Option(min=1, help="Stop after this many dev evaluations (two per epoch) without a better macro-F1.")] = 3,
+    conflicts: ConflictsOption = "majority",
+    frames: Annotated[bool, typer.Option(help="Train the frame head when the files hold frame records.")] = True,
+    curve: Annotated[bool, typer.Option(help="Instead of one model: train on 25/50/75/100% and print (and plot, with --out) the learning curve.")] = False,
+    name: Annotated[str | None, typer.Option(help="Model name in model versions (default: the --out directory's name).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out directory.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress (bars on a terminal, periodic lines otherwise).")] = True,
     config: ConfigOption = None,
 ) -> None:
-    """Fine-tune a target-conditioned stance classifier; `stance annotate --model OUT` then uses it."""
-    from stance.train import TrainSettings, train_model
+    """Train a stance classifier (and a frame head) on reviewed labels; `stance annotate --model OUT` then uses it.
 
-    settings = TrainSettings(
-        base=base, epochs=epochs, max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate,
-        max_length=max_length, seed=seed, patience=patience,
-    )
-    result = train_model(files, out, load(config), settings, dev_file=dev, overwrite=overwrite, progress=progress)
-    typer.echo(f"trained {result.model_version}: {result.steps} steps in {result.seconds / 60:.1f} min (best dev step {result.best_step})")
+    By default training continues from the model that made the pre-labels (a warm start), so a
+    review round of a few hundred labels adapts it instead of replacing it.
+    """
+    cfg = load(config)
+    settings = _settings(base, models_dir, adapter, epochs, max_steps, batch_size, learning_rate, max_length, seed, patience, conflicts, name)
+    if curve:
+        from stance.training.curve import format_curve, train_curve
+
+        plot = out / "curve.png" if out else None
+        typer.echo(format_curve(train_curve(files, cfg, settings, plot=plot, progress=progress)))  # type: ignore[arg-type]
+        if plot:
+            typer.echo(f"wrote {plot}")
+        return
+    if out is None:
+        raise typer.BadParameter("expected the model directory to write", param_hint="--out")
+    from stance.training.train import train_model
+
+    result = train_model(files, out, cfg, settings, dev_file=dev, overwrite=overwrite, progress=progress, frames=frames)  # type: ignore[arg-type]
+    typer.echo(f"trained {result.model_version or out.name} from {result.start.describe()}: {result.steps} steps in {result.seconds / 60:.1f} min")
     if result.dev_metrics:
         m = result.dev_metrics
-        typer.echo(f"dev ({m['n']} records): macro-F1 {m['macro_f1']:.3f}, accuracy {m['accuracy']:.3f}, F_avg {m['f_avg']:.3f}")
-    typer.echo(f"wrote {out}/ (model card: {out}/README.md, report: {out}/eval/report.md)")
+        f_avg = f"{m['f_avg']:.3f}" if m["f_avg"] is not None else "n/a"
+        typer.echo(f"dev ({m['n']} records): macro-F1 {m['macro_f1']:.3f}, accuracy {m['accuracy']:.3f}, F_avg {f_avg}")
+    for level, m in (result.frame_metrics or {}).items():
+        typer.echo(f"frames, {level} level ({m['n']} held-out predictions): micro-F1 {m['micro_f1']:.3f}, macro-F1 {m['macro_f1']:.3f}")
+    typer.echo(f"wrote {out}/ (model card: {out}/README.md)")
+
+
+@command("retrain")
+def retrain_command(
+    files: TrainFiles,
+    heldout: Annotated[Path | None, typer.Option(help="Gold file of other documents, the same in every round (default: cross-validation on FILES, grouped by document).")] = None,
+    models: Annotated[Path, typer.Option(help="Where models, `current` and promotions.jsonl live.")] = Path("models"),
+    name: Annotated[str | None, typer.Option(help="Name of the new model directory (default: stance-<UTC time>).")] = None,
+    base: BaseOption = "current",
+    folds: Annotated[int, typer.Option(min=2, help="Folds of the cross-validation when there is no --heldout.")] = 3,
+    min_gain: Annotated[float, typer.Option(help="Macro-F1 the new model must add to be promoted.")] = 0.0,
+    epochs: Annotated[float | None, typer.Option(min=0.01, help="Passes over the training data (see stance train).")] = None,
+    max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimizer steps.")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Training examples per step.")] = 32,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    conflicts: ConflictsOption = "majority",
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Train on reviewed labels, compare with the current model, and promote the new one only if it is better.
+
+    Exit code 0 when promoted, 1 when the current model was kept (with what to do next), 2 on an error.
+    """
+    from stance.training.retrain import describe, retrain_and_promote
+
+    settings = _settings(base, models, False, epochs, max_steps, batch_size, None, None, seed, 3, conflicts, None)
+    result = retrain_and_promote(files, heldout, models, load(config), settings, name=name, min_gain=min_gain, folds=folds, progress=progress)  # type: ignore[arg-type]
+    typer.echo(describe(result))
+    if not result.promoted:
+        raise typer.Exit(1)
 
 
 @command("evaluate")

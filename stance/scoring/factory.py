@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from stance.config import StanceConfig
+from stance.errors import ModelError
 from stance.scoring.base import FrameScorer, Scorer
 
 BACKENDS = ("embedding", "adapter", "nli", "finetuned")
+DEFAULT_SHIPPED_MODEL = "minilm-newsmtsc-lora"  # what `model.backend: adapter` runs when model.name is the bundled encoder
 
 
 def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
@@ -14,15 +16,12 @@ def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
     A `model` that is a directory written by `stance train` selects the fine-tuned scorer, and
     an adapter directory the adapter scorer, whatever the backend says.
     """
-    from stance.scoring.adapter import is_adapter_dir
-    from stance.scoring.loading import is_finetuned_model_dir
+    from stance.training.model import is_model_dir
 
     name = model or config.model.name
     backend = config.model.backend
-    if model is not None and is_finetuned_model_dir(model):
+    if model is not None and is_model_dir(model):
         backend = "finetuned"
-    elif model is not None and is_adapter_dir(model):
-        backend = "adapter"
     if backend == "nli":
         from stance.scoring.nli import NLIScorer
 
@@ -31,15 +30,20 @@ def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
         from stance.scoring.embedding import EmbeddingScorer
 
         return EmbeddingScorer(config, name)
-    if backend == "finetuned":
-        from stance.scoring.finetuned import FinetunedScorer
+    if backend in ("finetuned", "adapter"):
+        from stance.scoring.trained import TrainedScorer
 
-        return FinetunedScorer(config, name)
-    if backend == "adapter":
-        from stance.scoring.adapter import AdapterScorer
-
-        return AdapterScorer(config, name)
+        return TrainedScorer(config, trained_model_name(name))
     raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+
+
+def trained_model_name(name: str) -> str:
+    """A model directory or `shipped:NAME`; the bundled encoder's name (configs from before the
+    model directories) means the model the package ships as its default."""
+    from stance.scoring.loading import BUNDLED_PREFIX
+    from stance.training.model import SHIPPED_PREFIX
+
+    return f"{SHIPPED_PREFIX}{DEFAULT_SHIPPED_MODEL}" if name.startswith(BUNDLED_PREFIX) else name
 
 
 def scorer_for_spec(spec: str, config: StanceConfig) -> Scorer:
@@ -48,8 +52,19 @@ def scorer_for_spec(spec: str, config: StanceConfig) -> Scorer:
     if spec in ("config", "default"):
         return build_scorer(config)
     if spec in BACKENDS:
-        return build_scorer(config.model_copy(update={"model": config.model.model_copy(update={"backend": spec})}))
+        update: dict[str, str] = {"backend": spec}
+        if spec in ("embedding", "nli") and _names_trained_model(config.model.name):
+            if spec == "nli":
+                raise ModelError(f"backend nli needs an NLI model, and model.name is {config.model.name!r}; use --config configs/nli.yaml")
+            update["name"] = config.frames.encoder  # the sentence encoder the config already uses for frames
+        return build_scorer(config.model_copy(update={"model": config.model.model_copy(update=update)}))
     return build_scorer(config, spec)
+
+
+def _names_trained_model(name: str) -> bool:
+    from stance.training.model import SHIPPED_PREFIX, is_model_dir
+
+    return name.startswith(SHIPPED_PREFIX) or is_model_dir(name)
 
 
 def build_frame_scorer(config: StanceConfig, scorer: Scorer) -> FrameScorer | None:
@@ -60,7 +75,12 @@ def build_frame_scorer(config: StanceConfig, scorer: Scorer) -> FrameScorer | No
         return None
     if scorer.scores_frames and config.frames.scorer == "auto":
         return None
-    from stance.scoring.frames import EmbeddingFrameScorer
+    from stance.scoring.frames import EmbeddingFrameScorer, FrameHeadScorer
+
+    head = getattr(scorer, "frame_head", None)
+    if head is not None and config.frames.scorer == "auto":
+        model = scorer.stance_model  # type: ignore[attr-defined]
+        return FrameHeadScorer(config, head, head.digest(model.directory))
 
     own = getattr(scorer, "frames", None)
     if isinstance(own, EmbeddingFrameScorer) and own.encoder_name == config.frames.encoder:

@@ -1,6 +1,6 @@
-"""Frames by embedding similarity: each paragraph against each frame's name and description.
+"""Frame scorers on sentence embeddings: similarity to the frame descriptions, or a trained frame head.
 
-A frame's score is a logistic function of the cosine similarity between the paragraph's
+Embedding similarity: a frame's score is a logistic function of the cosine similarity between the paragraph's
 embedding and the frame's prototype (`model.frame_center`: the similarity that scores 0.5,
 `model.frame_scale`: the similarity distance of one logit unit); the residual frame ("Other")
 scores 1 minus the best other frame. The encoder is `frames.encoder` (the bundled MiniLM by
@@ -56,3 +56,38 @@ class EmbeddingFrameScorer:
             raw = {name: 1.0 / (1.0 + math.exp(-(s - center) / scale)) for name, s in zip(names, row, strict=True)}
             results.append(with_residual_frame(self.config, raw))
         return results
+
+
+class FrameHeadScorer:
+    """The `FrameScorer` of a trained frame head (`stance.training.model.FrameHead`): a logistic unit
+    per frame over the paragraph's embedding from the head's encoder, with per-frame thresholds."""
+
+    def __init__(self, config: StanceConfig, head: Any, digest: str, *, encoder: SentenceEncoder | None = None) -> None:
+        from stance.errors import ModelError
+
+        scored = [f.name for f in config.frames.items if not f.residual]
+        if list(head.frames) != scored:
+            raise ModelError(
+                f"the frame head scores the frames {list(head.frames)} but the config defines {scored}; use the config the"
+                " model was trained with (its stance_config.yaml), or frames.scorer: embedding"
+            )
+        self.config = config
+        self.head = head
+        self.encoder_name = head.encoder
+        self._encoder = encoder
+        self.thresholds = dict(zip(head.frames, head.paragraph_thresholds, strict=True))
+        self.version = f"frame-head:{digest}:" + weights_digest(resolve_model_source(self.encoder_name))
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        if self._encoder is None:
+            m = self.config.model
+            self._encoder = SentenceEncoder(self.encoder_name, m.device, m.max_length, m.batch_size, m.max_tokens_per_batch)
+        return self._encoder
+
+    def score_frames(self, texts: Sequence[str], vectors: Any = None) -> list[dict[str, float]]:
+        if not texts:
+            return []
+        vectors = self.encoder.encode(list(texts)) if vectors is None else vectors
+        probabilities = self.head.probabilities(vectors.numpy() if hasattr(vectors, "numpy") else vectors)
+        return [with_residual_frame(self.config, dict(zip(self.head.frames, map(float, row), strict=True))) for row in probabilities]

