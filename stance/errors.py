@@ -31,5 +31,18 @@ class LabelStudioError(StanceError):
     """Label Studio is unreachable, refused the credentials, or answered unexpectedly."""
 
 
+class LabelStudioAuthError(LabelStudioError):
+    """The Label Studio server answered but refused the API key."""
+
+
+class LabelStudioUnreachableError(LabelStudioError):
+    """Nothing answered at the Label Studio URL (after the retries)."""
+
+
+class UncertainWriteError(LabelStudioError):
+    """A write to Label Studio failed in a way that leaves unknown whether the server applied it:
+    the caller looks at what the server holds before it writes again."""
+
+
 class TrainingError(StanceError):
     """Training data or settings cannot produce a model."""

@@ -209,7 +209,7 @@ def _loads(raw: bytes, where: str) -> Any:
     except UnicodeDecodeError:
         raise InputError(f"{where}: not valid UTF-8; expected a JSON object per line") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); expected a JSON object per line") from None
+        raise InputError(f"{where}: not a JSON object (invalid JSON: {exc.msg} at column {exc.colno}); expected a JSON object per line") from None
 
 
 class PredictionReader:

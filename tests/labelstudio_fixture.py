@@ -34,7 +34,8 @@ def labelstudio_server(tmp_path_factory):
 
 def make_client(server_or_url, api_key: str | None = None, *, timeout: float = 120.0, max_retries: int = 3, backoff: float = 0.2):
     """A client with short back-off (tests need no patience)."""
-    from stance.labelstudio.client import Credentials, LabelStudioClient
+    from stance.labelstudio.client import LabelStudioClient
+    from stance.labelstudio.credentials import Credentials
 
     url = server_or_url if isinstance(server_or_url, str) else server_or_url.url
     key = api_key if api_key is not None else server_or_url.api_key
@@ -62,6 +63,13 @@ def ls_seeds_run(tmp_path_factory, seeds_dir, default_config) -> Path:
 
 def read_predictions(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def typed(record: dict):
+    """A prediction record as `read_predictions` gives it (or a test made it), as the `Prediction` push takes."""
+    from stance.records import Prediction
+
+    return Prediction.from_json(record, f"test record {record.get('id')!r}")
 
 
 def write_run(run_dir: Path, records: list[dict]) -> Path:

@@ -6,9 +6,10 @@ import re
 import shutil
 
 import pytest
-from labelstudio_fixture import MARKUP_TEXT, markup_config, markup_records, read_predictions, unique_title, write_run
+from labelstudio_fixture import MARKUP_TEXT, markup_config, markup_records, read_predictions, typed, unique_title, write_run
 
-from stance.labelstudio.sync import confidence, push_run
+from stance.labelstudio.push import push_run
+from stance.labelstudio.tasks import review_score
 
 pytestmark = [pytest.mark.server, pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -53,8 +54,8 @@ def test_annotators_get_the_least_certain_paragraph_with_its_prediction_preselec
     [record] = [r for r in records if " ".join(r["text"].split()) == paragraph]
     # Uncertainty sampling: the lowest score first (Label Studio draws among the lowest N+1 when N people may annotate)
     candidates = len(ls_client.users()) + 1
-    threshold = sorted(confidence(r) for r in records)[candidates - 1]
-    assert confidence(record) <= threshold
+    threshold = sorted(review_score(typed(r)) for r in records)[candidates - 1]
+    assert review_score(typed(record)) <= threshold
     expected = [record["stance"][t.name]["label"] for t in default_config.targets] + list(record["frame_labels"])
     assert checked_choices(page) == expected
 

@@ -24,15 +24,17 @@ from labelstudio_fixture import (
     markup_config,
     markup_records,
     read_predictions,
+    typed,
     unique_title,
     write_run,
 )
 from ls_fault_proxy import FaultProxy, Rule
 
 from stance.config import load_config
-from stance.errors import LabelStudioError
-from stance.labelstudio.client import LabelStudioUnreachableError
-from stance.labelstudio.sync import prediction_result, pull_project, push_run
+from stance.errors import LabelStudioError, LabelStudioUnreachableError
+from stance.labelstudio.pull import pull_project
+from stance.labelstudio.push import push_run
+from stance.labelstudio.tasks import prediction_result
 from stance.labelstudio.xml import control_names
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -100,7 +102,7 @@ def test_faults_during_push_and_pull_lose_and_duplicate_nothing(labelstudio_serv
     index = {t.para_id: t.id for t in direct.list_tasks(result.project_id)}
     annotated = records[:10]
     for record in annotated:
-        direct.create_annotation(index[record["id"]], prediction_result(record, default_config))
+        direct.create_annotation(index[record["id"]], prediction_result(typed(record), default_config))
     rules = [
         Rule("POST", r"/api/projects/\d+/exports/", "503_before"),
         Rule("POST", r"/api/projects/\d+/exports/", "reset_after", nth=2),
@@ -213,7 +215,7 @@ def test_the_api_key_never_appears_in_files_output_errors_or_logs(labelstudio_se
     stance("push", str(run), "--project", title, "--no-progress")
     client = make_client(labelstudio_server)
     task = client.list_tasks(client.find_projects(title)[0]["id"])[0]
-    client.create_annotation(task.id, prediction_result(read_predictions(run)[0], default_config))
+    client.create_annotation(task.id, prediction_result(typed(read_predictions(run)[0]), default_config))
     stance("pull", "--project", title, "--out", str(run / "reviewed.jsonl"))
     # errors: a server that is not there, and this key offered to it; a rejected key (the key is the wrong one)
     impatient = write_config(tmp_path / "impatient.yaml", "labelstudio:\n  max_retries: 1\n")
@@ -251,7 +253,7 @@ def test_markup_in_text_and_target_names_round_trips_unchanged(ls_client, tmp_pa
     index = {t.para_id: t.id for t in ls_client.list_tasks(result.project_id)}
     task = ls_client.get_task(index[records[0]["id"]])
     assert task["data"]["text"] == MARKUP_TEXT and task["data"]["title"] == records[0]["title"]
-    assert task["predictions"][0]["result"] == prediction_result(records[0], config)
+    assert task["predictions"][0]["result"] == prediction_result(typed(records[0]), config)
     name = control_names(config)[MARKUP_TARGET]
     result_items = [
         {"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": ["favorable"]}},

@@ -8,15 +8,16 @@ import time
 import jwt
 import pytest
 from conftest import write_config
-from labelstudio_fixture import make_client, read_predictions, unique_title, write_run
+from labelstudio_fixture import make_client, read_predictions, typed, unique_title, write_run
 from typer.testing import CliRunner
 
 from stance.cli import app
 from stance.config import load_config
-from stance.errors import LabelStudioError
-from stance.labelstudio.client import LabelStudioAuthError, LabelStudioUnreachableError
+from stance.errors import LabelStudioAuthError, LabelStudioError, LabelStudioUnreachableError
+from stance.labelstudio.pull import pull_project, summary_path_for
+from stance.labelstudio.push import push_run
 from stance.labelstudio.server import free_port
-from stance.labelstudio.sync import confidence, prediction_result, pull_project, push_run, summary_path_for
+from stance.labelstudio.tasks import prediction_result, review_score, task_for
 from stance.labelstudio.xml import control_names, labeling_config
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -49,8 +50,8 @@ def test_push_creates_one_task_per_paragraph_with_its_prediction_and_data(ls_cli
         assert data["context"].endswith(f"{record['date']} · (no source)")
         [prediction] = task["predictions"]
         assert prediction["model_version"] == record["model_version"]
-        assert prediction["score"] == pytest.approx(confidence(record), abs=1e-4)
-        assert prediction["result"] == prediction_result(record, default_config)
+        assert prediction["score"] == pytest.approx(review_score(typed(record)), abs=1e-4)
+        assert prediction["result"] == prediction_result(typed(record), default_config)
         assert [r["value"]["choices"][0] for r in prediction["result"][:3]] == [record["stance"][t.name]["label"] for t in default_config.targets]
 
 
@@ -71,9 +72,7 @@ def test_pushing_again_and_after_an_interruption_keeps_one_task_per_paragraph(ls
     assert len(ls_client.list_tasks(project_id)) == 20
     # an import whose answer was lost: the tasks are in the project, the pusher never learnt it
     lost = [r for r in records if r["id"] not in tasks_by_paragraph(ls_client, project_id)][:5]
-    from stance.labelstudio.sync import task_for
-
-    ls_client.import_tasks(project_id, [task_for(r, default_config, None, None) for r in lost])
+    ls_client.import_tasks(project_id, [task_for(typed(r), default_config, None, None) for r in lost])
     resumed = push_run(ls_seeds_run, default_config, ls_client, title, batch_size=10, progress=False)
     assert resumed.new_tasks == len(records) - 25 and resumed.already_present == 25
     again = push_run(ls_seeds_run, default_config, ls_client, title, progress=False)
@@ -82,7 +81,7 @@ def test_pushing_again_and_after_an_interruption_keeps_one_task_per_paragraph(ls
     assert len(ls_client.list_tasks(project_id)) == len(records) == len(index)
     assert all(len(ids) == 1 for ids in index.values())
     # a duplicate that a late import left behind is removed (nobody annotated it)
-    ls_client.import_tasks(project_id, [task_for(records[0], default_config, None, None)])
+    ls_client.import_tasks(project_id, [task_for(typed(records[0]), default_config, None, None)])
     cleaned = push_run(ls_seeds_run, default_config, ls_client, title, progress=False)
     assert cleaned.duplicates_removed == 1 and cleaned.tasks_in_project == len(records)
 
@@ -115,7 +114,7 @@ def test_a_newer_model_version_adds_predictions_to_the_existing_tasks(ls_client,
 def test_limit_sends_the_least_certain_paragraphs_first(ls_client, ls_seeds_run, default_config):
     records = read_predictions(ls_seeds_run)
     title = unique_title("limit")
-    ranked = sorted(records, key=confidence)
+    ranked = sorted(records, key=lambda r: review_score(typed(r)))
     first = push_run(ls_seeds_run, default_config, ls_client, title, limit=5, order="uncertainty", progress=False)
     assert first.new_tasks == 5 and first.left_for_later == len(records) - 5
     assert set(tasks_by_paragraph(ls_client, first.project_id)) == {r["id"] for r in ranked[:5]}
@@ -129,7 +128,7 @@ def _annotation_from(record, config, changes: dict[str, str | None], frames=None
     """What the labeling UI saves: the pre-selected prediction with some choices changed (None: cleared)."""
     names = control_names(config)
     result = []
-    for item in prediction_result(record, config):
+    for item in prediction_result(typed(record), config):
         target = next((t for t, n in names.items() if n == item["from_name"]), None)
         if target in changes:
             if changes[target] is None:

@@ -10,18 +10,14 @@ from conftest import write_config
 
 from stance.config import LabelStudioSettings, load_config
 from stance.errors import LabelStudioError
-from stance.labelstudio.client import Credentials, LabelStudioClient, resolve_credentials
-from stance.labelstudio.sync import (
-    agreement,
-    annotation_records,
-    check_prediction,
-    confidence,
-    order_records,
-    prediction_for,
-    pull_project,
-    task_for,
-)
+from stance.labelstudio.client import LabelStudioClient
+from stance.labelstudio.credentials import Credentials, resolve_credentials
+from stance.labelstudio.pull import pull_project
+from stance.labelstudio.push import order_records
+from stance.labelstudio.tasks import annotation_records, check_prediction, prediction_for, review_score, task_for
 from stance.labelstudio.xml import config_differences, control_names, labeling_config, parse_choice_groups
+from stance.metrics import annotator_agreement
+from stance.records import Prediction
 
 MARKUP_TARGET = "AT&T <Inc>"
 MARKUP_FRAME = 'Frame "quoted" & <b>bold</b>'
@@ -39,8 +35,8 @@ def markup_config(tmp_path):
     )
 
 
-def prediction_record(config, labels: dict[str, str], *, frames=(), version="v1", scores=None, pid="d:0:00000000") -> dict:
-    return {
+def prediction_record(config, labels: dict[str, str], *, frames=(), version="v1", scores=None, pid="d:0:00000000") -> Prediction:
+    return Prediction.from_json({
         "id": pid,
         "doc_id": "d",
         "index": 0,
@@ -55,7 +51,7 @@ def prediction_record(config, labels: dict[str, str], *, frames=(), version="v1"
         "frames": {},
         "frame_labels": list(frames),
         "model_version": version,
-    }
+    }, "test prediction")
 
 
 def test_labeling_config_has_one_single_choice_group_per_target_and_a_frames_group(default_config):
@@ -112,7 +108,7 @@ def test_confidence_is_the_smallest_top_label_margin(default_config):
         "United States": {"not_mentioned": 1.0, "favorable": 0.0, "neutral": 0.0, "unfavorable": 0.0},
     }
     record = prediction_record(default_config, labels, scores=scores)
-    assert confidence(record) == pytest.approx(0.02)
+    assert review_score(record) == pytest.approx(0.02)
     prediction = prediction_for(record, default_config)
     assert prediction["score"] == pytest.approx(0.02) and prediction["model_version"] == "v1"
     assert [r["from_name"] for r in prediction["result"]] == ["stance_china", "stance_russia", "stance_united_states"]
@@ -138,11 +134,14 @@ def test_check_prediction_names_the_bad_label_and_target(default_config):
 
 
 def test_order_records():
-    records = [{"id": str(i), "stance": {"t": {"scores": {"a": s, "b": 0.0}}}} for i, s in enumerate([0.9, 0.1, 0.5, 0.1])]
-    assert [r["id"] for r in order_records(records, "uncertainty")] == ["1", "3", "2", "0"]
-    assert [r["id"] for r in order_records(records, "document")] == ["0", "1", "2", "3"]
-    shuffled = [r["id"] for r in order_records(records, "random", seed=3)]
-    assert shuffled == [r["id"] for r in order_records(records, "random", seed=3)] and sorted(shuffled) == ["0", "1", "2", "3"]
+    records = [
+        Prediction.from_json({"id": str(i), "text": "t", "stance": {"t": {"label": "a", "scores": {"a": s, "b": 0.0}}}}, "test")
+        for i, s in enumerate([0.9, 0.1, 0.5, 0.1])
+    ]
+    assert [r.id for r in order_records(records, "uncertainty")] == ["1", "3", "2", "0"]
+    assert [r.id for r in order_records(records, "document")] == ["0", "1", "2", "3"]
+    shuffled = [r.id for r in order_records(records, "random", seed=3)]
+    assert shuffled == [r.id for r in order_records(records, "random", seed=3)] and sorted(shuffled) == ["0", "1", "2", "3"]
     with pytest.raises(LabelStudioError, match="unknown order"):
         order_records(records, "alphabetical")
 
@@ -171,20 +170,20 @@ def test_export_parsing_keeps_every_annotator_and_counts_what_it_leaves_out(defa
         _export_task(4, "p4", [{**ann, "id": 5, "result": _result(None, [])}], [prediction]),
     ]
     records, stats = annotation_records(exported, default_config, "v1")
-    china = [r for r in records if r["target"] == "China"]
-    assert [(r["id"], r["annotator"], r["label"], r["model_label"], r["model_version"]) for r in china] == [
+    china = [r for r in records if r.target == "China"]
+    assert [(r.id, r.annotator, r.label, r.model_label, r.model_version) for r in china] == [
         ("p1", "a@x", "favorable", "neutral", "v1"),
         ("p1", "b@x", "neutral", "neutral", "v1"),
     ]
-    assert china[0]["frames"] == ["Economic"] and china[1]["frames"] == ["Political"]
-    assert set(china[0]) >= {"id", "text", "target", "label", "frames", "annotator", "updated_at", "model_label", "model_version"}
-    assert stats["skipped_tasks"] == 1 and stats["cancelled"] == 1
-    assert stats["invalid"] == [
+    assert china[0].to_json()["frames"] == ["Economic"] and china[1].to_json()["frames"] == ["Political"]
+    assert set(china[0].to_json()) >= {"id", "text", "target", "label", "frames", "annotator", "updated_at", "model_label", "model_version"}
+    assert stats.skipped_tasks == 1 and stats.cancelled == 1
+    assert stats.invalid == [
         "task 3 (paragraph 'p3'), annotation 4: label ['maybe'] for target 'China' is not one of"
         " favorable, neutral, unfavorable, not_mentioned; skipped"
     ]
-    assert stats["annotations"] == 4  # p1 twice, p3, p4
-    assert stats["frames_changed"] == pytest.approx(2 / 3, abs=1e-3)  # b changed them, p4 cleared them, a kept them (p3 left them blank)
+    assert stats.annotations == 4  # p1 twice, p3, p4
+    assert stats.frames_changed == pytest.approx(2 / 3, abs=1e-3)  # b changed them, p4 cleared them, a kept them (p3 left them blank)
 
 
 def test_agreement_matches_known_values():
@@ -193,7 +192,7 @@ def test_agreement_matches_known_values():
     a = ["x", "x", "y", "y", "z", "x"]
     b = ["x", "y", "y", "y", "z", "z"]
     labels = {(str(i), "a"): la for i, la in enumerate(a)} | {(str(i), "b"): lb for i, lb in enumerate(b)}
-    kappa, alpha, overlap = agreement(labels, ["x", "y", "z"])
+    kappa, alpha, overlap = annotator_agreement(labels, ["x", "y", "z"])
     assert overlap == 6
     assert kappa == pytest.approx(cohen_kappa_score(a, b), abs=1e-4)
     import krippendorff
@@ -202,7 +201,7 @@ def test_agreement_matches_known_values():
     codes = {"x": 0, "y": 1, "z": 2}
     expected = krippendorff.alpha(reliability_data=np.array([[codes[v] for v in a], [codes[v] for v in b]], float), level_of_measurement="nominal")
     assert alpha == pytest.approx(expected, abs=1e-4)
-    assert agreement({("1", "a"): "x"}, ["x"]) == (None, None, 0)
+    assert annotator_agreement({("1", "a"): "x"}, ["x"]) == (None, None, 0)
 
 
 def test_api_key_from_env_or_file_never_from_elsewhere(tmp_path, monkeypatch):
@@ -247,7 +246,7 @@ def test_pull_never_overwrites_an_earlier_export_silently(tmp_path, default_conf
 def test_export_is_read_one_task_at_a_time_across_chunk_boundaries():
     import io
 
-    from stance.labelstudio.client import iter_json_array
+    from stance.labelstudio.tasks import iter_json_array
 
     tasks = [{"id": i, "data": {"text": f"ü, ] }} {{ \"[{i}]\" " * (i % 7), "n": [i, {"x": None}]}} for i in range(200)]
     raw = json.dumps(tasks, ensure_ascii=False, indent=1).encode("utf-8")
@@ -261,7 +260,7 @@ def test_export_is_read_one_task_at_a_time_across_chunk_boundaries():
 
 def test_a_pull_that_fails_mid_export_keeps_the_earlier_export(tmp_path, default_config):
     """--overwrite replaces the export only once the new one is complete: a broken pull leaves the old file whole."""
-    from stance.labelstudio.client import LabelStudioUnreachableError
+    from stance.errors import LabelStudioUnreachableError
 
     out = tmp_path / "reviewed.jsonl"
     earlier = '{"id": "a:0:00000000", "target": "China", "label": "neutral"}\n'

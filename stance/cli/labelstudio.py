@@ -13,9 +13,9 @@ from stance.cli.app import ConfigOption, ProjectOption, command, labelstudio_app
 @command("config", on=labelstudio_app)
 def labelstudio_config_command(config: ConfigOption = None) -> None:
     """Print the Label Studio labeling config (XML) generated from the config's targets, labels and frames."""
-    from stance.labelstudio.xml import labeling_config
+    from stance.labelstudio.xml import checked_labeling_config
 
-    typer.echo(labeling_config(load(config)), nl=False)
+    typer.echo(checked_labeling_config(load(config)), nl=False)
 
 
 @command("serve", on=labelstudio_app)
@@ -30,7 +30,7 @@ def labelstudio_serve_command(
     import signal
     import threading
 
-    from stance.labelstudio.server import start_server
+    from stance.labelstudio.server import API_KEY_FILE, CREDENTIALS_FILE, start_server
 
     typer.echo(f"starting Label Studio with data in {data_dir} (the first start takes a minute or two) ...", err=True)
     server = start_server(data_dir, port)
@@ -38,10 +38,10 @@ def labelstudio_serve_command(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         typer.echo(f"Label Studio is up at {server.url} (log: {server.log_path})")
-        typer.echo(f"browser login (email, password): {server.data_dir / 'stance-credentials.json'}")
+        typer.echo(f"browser login (email, password): {server.data_dir / CREDENTIALS_FILE}")
         typer.echo("in another shell:")
         typer.echo(f"  export LABEL_STUDIO_URL={server.url}")
-        typer.echo(f"  export LABEL_STUDIO_API_KEY=$(cat {server.data_dir / 'api-key'})")
+        typer.echo(f"  export LABEL_STUDIO_API_KEY=$(cat {server.data_dir / API_KEY_FILE})")
         typer.echo("Ctrl-C stops the server.")
         while not stop.wait(1.0) and server.is_running():
             pass
@@ -69,7 +69,7 @@ def push_command(
     Paragraphs already in the project are not sent again; a newer model's predictions are added to them.
     """
     from stance.labelstudio.client import LabelStudioClient
-    from stance.labelstudio.sync import ORDERS, format_push_summary, push_run
+    from stance.labelstudio.push import ORDERS, format_push_summary, push_run
 
     if order not in ORDERS:
         raise typer.BadParameter(f"expected one of {', '.join(ORDERS)}", param_hint="--order")
@@ -95,7 +95,7 @@ def pull_command(
     Prints, per target, how often people changed the model's label and how well annotators agree.
     """
     from stance.labelstudio.client import LabelStudioClient
-    from stance.labelstudio.sync import format_pull_summary, pull_project
+    from stance.labelstudio.pull import format_pull_summary, pull_project
 
     cfg = load(config)
     client = LabelStudioClient.from_settings(cfg.labelstudio)

@@ -1,4 +1,8 @@
-"""Human review in Label Studio: the labeling config (xml), the one HTTP client (client), push and pull (sync).
+"""Human review in Label Studio.
 
-Nothing here imports the Label Studio SDK at import time; only `client.py` imports it at all.
+xml (the labeling config), tasks (predictions <-> task JSON, exports -> labelled records), push,
+pull, client (the one module that talks HTTP, with the one retry policy), failures (what a failed
+request means), credentials (URL and key), server (a local Label Studio process).
+
+Nothing here imports the Label Studio SDK at import time.
 """

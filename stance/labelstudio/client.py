@@ -5,89 +5,45 @@ Why a wrapper:
   that was rejected (and where it came from), what was being done. No stack trace, and never
   the key: every message is scrubbed of it, and SDK exceptions are not chained (their requests
   carry the Authorization header and their `str()` shows response cookies).
-- Retries are ours, not the SDK's (it retries POSTs on 5xx, which duplicates imports): reads
-  are retried with exponential back-off on timeouts, dropped connections and 5xx. A write whose
-  outcome is unknown (timeout, reset or 5xx after it may have reached the server) raises
-  `UncertainWriteError` instead, so that the caller can look at what the server holds before it
-  tries again; a refused connection never reached the server and is retried like a read.
-- The key is read from an environment variable or a file, never from the command line.
-  JWT personal access tokens (current releases) and legacy tokens both work: the SDK tells them
-  apart and exchanges a JWT refresh token for short-lived access tokens itself.
+- One retry policy (tenacity; not the SDK's, which retries POSTs on 5xx and duplicates imports):
+  reads, and requests whose connection was refused (they never reached the server), are
+  retried with exponential back-off and jitter on timeouts, dropped connections, 429 and 5xx.
+  A write whose outcome is unknown (timeout, reset or 5xx after it may have reached the server)
+  raises `UncertainWriteError` instead; `retry_uncertain_write` runs such a write again under
+  the same policy, telling it to look first at what the server holds.
+- The key comes from `credentials.py` (an environment variable or a file, never the command
+  line). JWT personal access tokens and legacy tokens both work: the SDK tells them apart and
+  exchanges a JWT refresh token for short-lived access tokens itself.
+- `server_is_up` and `token_owner` are the readiness checks of a local server (server.py).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import random
-import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import tenacity
 
 from stance.config import LabelStudioSettings
-from stance.errors import LabelStudioError
+from stance.errors import LabelStudioError, UncertainWriteError
+from stance.labelstudio.credentials import Credentials, resolve_credentials
+from stance.labelstudio.failures import describe_failure
+from stance.labelstudio.tasks import PARA_ID, iter_json_array
 
-URL_ENV = "LABEL_STUDIO_URL"
 PAGE_SIZE = 1000
 T = TypeVar("T")
 
 
-class LabelStudioAuthError(LabelStudioError):
-    """The server answered but refused the API key."""
+class _Retryable(Exception):
+    """Carries a LabelStudioError that the retry policy may try again (never leaves this module)."""
 
-
-class LabelStudioUnreachableError(LabelStudioError):
-    """Nothing answered at the URL (after the retries)."""
-
-
-class UncertainWriteError(LabelStudioError):
-    """A write failed in a way that leaves unknown whether the server applied it."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Where the server is and the key to use; `repr` never shows the key."""
-
-    url: str
-    api_key: str = field(repr=False)
-    key_source: str  # "environment variable X" or "file Y": named in errors, unlike the key
-
-
-def resolve_credentials(settings: LabelStudioSettings) -> Credentials:
-    """URL from $LABEL_STUDIO_URL or the config; key from the config's environment variable, else its file."""
-    url = (os.environ.get(URL_ENV) or settings.url).strip().rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise LabelStudioError(f"Label Studio URL {url!r} (from ${URL_ENV} or labelstudio.url) must start with http:// or https://")
-    key = os.environ.get(settings.api_key_env, "").strip()
-    if key:
-        return Credentials(url, key, f"environment variable {settings.api_key_env}")
-    if settings.api_key_file:
-        path = Path(settings.api_key_file).expanduser()
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            raise LabelStudioError(
-                f"labelstudio.api_key_file {path} does not exist; expected a file whose first line is the Label Studio API key"
-            ) from None
-        except OSError as exc:
-            raise LabelStudioError(f"cannot read labelstudio.api_key_file {path}: {exc.strerror}") from None
-        key = lines[0].strip() if lines else ""
-        if not key:
-            raise LabelStudioError(f"labelstudio.api_key_file {path} is empty; expected the API key on its first line")
-        if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            import warnings
-
-            warnings.warn(f"{path} is readable by other users; chmod 600 it", stacklevel=2)
-        return Credentials(url, key, f"file {path}")
-    raise LabelStudioError(
-        f"no Label Studio API key: set the environment variable {settings.api_key_env}, or name a file holding it"
-        " in labelstudio.api_key_file. The key is under Account & Settings > Personal Access Token in Label Studio."
-    )
+    def __init__(self, error: LabelStudioError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -138,77 +94,58 @@ class LabelStudioClient:
                 # max_retries=0: the SDK would retry POSTs on 5xx and duplicate imports; we retry ourselves
                 self._sdk = LabelStudio(base_url=self.url, api_key=self.credentials.api_key, timeout=self.timeout, max_retries=0)
             except Exception as exc:  # the SDK checks a JWT's expiry while it is built
-                problem = self._describe(exc, "reading the API key")
+                problem, _ = self._describe(exc, "reading the API key")
             if problem is not None:
                 raise problem
         return self._sdk
 
-    def _redact(self, text: str) -> str:
-        key = self.credentials.api_key
-        if key:
-            text = text.replace(key, "***")
-        return text
+    def _describe(self, exc: BaseException, what: str, *, write: bool = False) -> tuple[LabelStudioError, bool]:
+        return describe_failure(exc, what, self.credentials, timeout=self.timeout, write=write)
 
-    def _describe(self, exc: BaseException, what: str) -> LabelStudioError:
-        """Turn any exception from the SDK or httpx into a LabelStudioError without the key."""
-        import httpx
+    def _policy(self, retry_on: type[BaseException]) -> tenacity.Retrying:
+        """The one retry policy: `max_retries` more attempts, exponential back-off with equal jitter
+        (half the delay fixed, up to as much again at random), each retry counted."""
+        half = {"multiplier": self.backoff / 2, "max": self.max_backoff / 2}
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(retry_on),
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=tenacity.wait_exponential(**half) + tenacity.wait_random_exponential(**half),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
 
-        status = getattr(exc, "status_code", None)
-        if isinstance(exc, httpx.ConnectError):
-            error: LabelStudioError = LabelStudioUnreachableError(
-                f"cannot reach Label Studio at {self.url} while {what}: connection refused or host unknown."
-                f" Is the server running? Set {URL_ENV} or labelstudio.url to its address."
-            )
-        elif isinstance(exc, httpx.TimeoutException):
-            error = LabelStudioUnreachableError(
-                f"Label Studio at {self.url} did not answer within {self.timeout:g} s while {what};"
-                " raise labelstudio.timeout for very large projects"
-            )
-        elif isinstance(exc, httpx.TransportError):
-            error = LabelStudioUnreachableError(f"the connection to Label Studio at {self.url} failed while {what}: {type(exc).__name__}")
-        elif status in (401, 403):
-            error = LabelStudioAuthError(
-                f"Label Studio at {self.url} rejected the API key from the {self.credentials.key_source}"
-                f" (HTTP {status}: {_detail(exc)}). Use a current personal access token (Account & Settings) or a legacy token"
-                " that the organization allows."
-            )
-        elif status is not None:
-            error = LabelStudioError(f"Label Studio at {self.url} answered HTTP {status} while {what}: {_detail(exc)}")
-        else:
-            error = LabelStudioError(f"unexpected answer from Label Studio at {self.url} while {what}: {type(exc).__name__}: {exc}")
-        return type(error)(self._redact(str(error)))
+    def _count_retry(self, state: tenacity.RetryCallState) -> None:
+        self.retries_done += 1
 
     def _call(self, what: str, action: Callable[[Any], T], *, write: bool = False) -> T:
-        """Run `action(sdk)`; retry what is safe to retry, with exponential back-off and jitter."""
-        import httpx
+        """Run `action(sdk)` under the retry policy; errors come out as LabelStudioErrors."""
 
-        attempt = 0
-        while True:
+        def attempt() -> T:
             client = self._client()
-            problem: LabelStudioError | None = None
-            retry = False
             try:
                 return action(client)
             except Exception as exc:
-                status = getattr(exc, "status_code", None)
-                never_arrived = isinstance(exc, httpx.ConnectError)
-                transient = (
-                    never_arrived
-                    or isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
-                    or (isinstance(status, int) and (status >= 500 or status == 429))
-                )
-                problem = self._describe(exc, what)
-                if transient and write and not never_arrived:
-                    problem = UncertainWriteError(str(problem))
-                else:
-                    retry = transient and attempt < self.max_retries
+                problem, retryable = self._describe(exc, what, write=write)
             # raised outside the except block: no SDK exception (with its Authorization header) is chained
-            if not retry:
-                raise problem
-            delay = min(self.max_backoff, self.backoff * 2**attempt) * (0.5 + random.random() / 2)
-            attempt += 1
-            self.retries_done += 1
-            time.sleep(delay)
+            raise _Retryable(problem) if retryable else problem
+
+        try:
+            return self._policy(_Retryable)(attempt)
+        except _Retryable as exhausted:
+            problem = exhausted.error
+        raise problem  # outside the except block, for the same reason
+
+    def retry_uncertain_write(self, write: Callable[[bool], T]) -> T:
+        """Run `write(recheck)`, a write that is not idempotent, under the retry policy.
+
+        After an UncertainWriteError the write is called again with `recheck=True`: it must first
+        read what the server now holds and send only what is still missing. The last
+        UncertainWriteError is raised when the retries are spent.
+        """
+        for attempt in self._policy(UncertainWriteError):
+            with attempt:
+                result = write(attempt.retry_state.attempt_number > 1)
+        return result
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -245,7 +182,7 @@ class LabelStudioClient:
                     versions = versions.split(",")
                 refs.append(
                     TaskRef(
-                        int(task.id), data.get("para_id"), int(task.total_annotations or 0), int(task.cancelled_annotations or 0),
+                        int(task.id), data.get(PARA_ID), int(task.total_annotations or 0), int(task.cancelled_annotations or 0),
                         frozenset(v.strip() for v in versions if v and v.strip()),
                     )
                 )
@@ -396,50 +333,45 @@ class LabelStudioClient:
         """User id -> email."""
         return {int(u.id): u.email or str(u.id) for u in self._call("listing users", lambda c: c.users.list())}
 
+    def create_personal_access_token(self) -> str:
+        """A personal access token (a JWT refresh token) for the key's user, as Account & Settings makes one.
 
-def iter_json_array(binary: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[dict[str, Any]]:
-    """The objects of a JSON array read from a file piece by piece (memory: one object plus a chunk)."""
-    reader = io.TextIOWrapper(binary, encoding="utf-8")
-    decoder = json.JSONDecoder()
-    buffer, pos, eof = "", 0, False
+        Label Studio allows one live token per user: an existing one is revoked first.
+        """
+        what = "creating a personal access token"
+        try:
+            return str(self._call(what, lambda c: c.tokens.create(), write=True).token)
+        except LabelStudioError as exc:
+            if "HTTP 409" not in str(exc):
+                raise
+        for existing in self._call("listing personal access tokens", lambda c: c.tokens.list()):
+            self._call("revoking a personal access token", lambda c, t=existing.token: c.tokens.blacklist(refresh=t))
+        return str(self._call(what, lambda c: c.tokens.create(), write=True).token)
 
-    def fill() -> bool:
-        nonlocal buffer, pos
-        chunk = reader.read(chunk_size)
-        buffer, pos = buffer[pos:] + chunk, 0
-        return bool(chunk)
 
-    def skip(chars: str) -> None:
-        nonlocal pos, eof
-        while True:
-            while pos < len(buffer) and buffer[pos] in chars:
-                pos += 1
-            if pos < len(buffer) or eof:
-                return
-            eof = not fill()
+def server_is_up(url: str, timeout: float) -> bool:
+    """True when Label Studio's own readiness check, GET /health, answers {"status": "UP"} at `url`.
 
-    skip(" \t\r\n")
-    if pos >= len(buffer) or buffer[pos] != "[":
-        raise ValueError("it does not start with [")
-    pos += 1
-    while True:
-        skip(" \t\r\n,")
-        if pos >= len(buffer):
-            raise ValueError("it ends before its closing ]")
-        if buffer[pos] == "]":
-            return
-        while True:
-            try:
-                item, end = decoder.raw_decode(buffer, pos)
-                break
-            except json.JSONDecodeError:
-                if eof:
-                    raise ValueError("it ends inside a task") from None
-                eof = not fill()  # the object continues in the next chunk
-        if not isinstance(item, dict):
-            raise ValueError(f"an item is a {type(item).__name__}, not a task")
-        pos = end
-        yield item
+    The one request the SDK has no method for: plain httpx (the SDK's transport).
+    """
+    import httpx
+
+    try:
+        answer = httpx.get(f"{url}/health", timeout=timeout)
+        body = answer.json() if answer.is_success else None
+    except (httpx.HTTPError, ValueError):
+        return False  # not answering yet (or not Label Studio): the caller waits and asks again
+    return isinstance(body, dict) and body.get("status") == "UP"
+
+
+def token_owner(url: str, token: str, timeout: float) -> str | None:
+    """The email of the user whose API key `token` is, as the server at `url` says; None when it
+    refuses the key or does not answer (one attempt, no retries)."""
+    client = LabelStudioClient(Credentials(url, token, "server's own key"), timeout=timeout, max_retries=0)
+    try:
+        return client.whoami()["email"]
+    except LabelStudioError:
+        return None
 
 
 def _project_dict(project: Any) -> dict[str, Any]:
@@ -452,17 +384,3 @@ def _project_dict(project: Any) -> dict[str, Any]:
         "sampling": getattr(project, "sampling", None),
         "show_collab_predictions": getattr(project, "show_collab_predictions", None),
     }
-
-
-def _detail(exc: BaseException) -> str:
-    """The server's own explanation, from the body only (the SDK's str() includes response cookies)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        if body.get("validation_errors"):
-            return json.dumps(body["validation_errors"], ensure_ascii=False)[:500]
-        if body.get("detail"):
-            return str(body["detail"])[:500]
-        return json.dumps(body, ensure_ascii=False)[:500]
-    if body:
-        return str(body)[:300]
-    return "no details"

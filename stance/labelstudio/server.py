@@ -19,13 +19,13 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from stance.errors import LabelStudioError
+from stance.labelstudio.client import LabelStudioClient, server_is_up, token_owner
+from stance.labelstudio.credentials import Credentials
 
 DEFAULT_USERNAME = "admin@example.com"
 START_TIMEOUT = 400.0  # a fresh data dir runs every Django migration: 70-80 s here, more under load
@@ -154,8 +154,8 @@ class LocalServer:
                 )
             if _MOVED_PORT_MARKER in self.log_tail(4000):
                 raise LabelStudioError(f"port {self.port} was taken while Label Studio started; it moved to another port")
-            if _get_json(f"{self.url}/health", timeout=2.0).get("status") == "UP":
-                if _get_json(f"{self.url}/api/current-user/whoami", timeout=10.0, token=self.api_key).get("email") != self.username:
+            if server_is_up(self.url, timeout=2.0):
+                if token_owner(self.url, self.api_key, timeout=10.0) != self.username:
                     raise LabelStudioError(f"{self.url} answers but does not accept this server's token: another server holds the port")
                 return
             time.sleep(0.5)
@@ -219,31 +219,13 @@ class LocalServer:
         return path
 
     def create_personal_access_token(self) -> str:
-        """A personal access token (a JWT refresh token) made the way the web UI makes one.
+        """A personal access token (a JWT refresh token) of the admin user, made with the server's
+        legacy token as Account & Settings makes one (an existing one is revoked first)."""
+        return self.client().create_personal_access_token()
 
-        Logs in through the login form, then POSTs /api/token/. Label Studio allows one live
-        token per user: an existing one is revoked first.
-        """
-        import httpx
-
-        with httpx.Client(base_url=self.url, timeout=30.0, follow_redirects=False) as web:
-            web.get("/user/login/")
-            csrf = web.cookies.get("csrftoken", "")
-            login = web.post(
-                "/user/login/", data={"email": self.username, "password": self.password, "csrfmiddlewaretoken": csrf},
-                headers={"Referer": f"{self.url}/user/login/"},
-            )
-            if login.status_code != 302 or "sessionid" not in web.cookies:
-                raise LabelStudioError(f"logging in to {self.url} as {self.username} failed (HTTP {login.status_code})")
-            headers = {"X-CSRFToken": web.cookies.get("csrftoken", csrf), "Referer": f"{self.url}/"}
-            created = web.post("/api/token/", headers=headers)
-            if created.status_code == 409:  # one live token per user: revoke the old one, then ask again
-                for existing in web.get("/api/token/", headers=headers).json():
-                    web.post("/api/token/blacklist/", json={"refresh": existing["token"]}, headers=headers)
-                created = web.post("/api/token/", headers=headers)
-            if created.status_code != 201:
-                raise LabelStudioError(f"{self.url} did not create a personal access token (HTTP {created.status_code})")
-            return str(created.json()["token"])
+    def client(self) -> LabelStudioClient:
+        """A client for this server with its own (legacy) token."""
+        return LabelStudioClient(Credentials(self.url, self.api_key, "local server's own key"), timeout=30.0, max_retries=0)
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -292,12 +274,3 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
     except ProcessLookupError:
         pass
 
-
-def _get_json(url: str, timeout: float, token: str | None = None) -> dict[str, Any]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            data = json.loads(response.read().decode("utf-8"))
-            return data if isinstance(data, dict) else {}
-    except (urllib.error.URLError, OSError, ValueError):
-        return {}

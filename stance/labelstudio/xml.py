@@ -7,17 +7,24 @@ plus `not_mentioned`, descriptions as hints) and one multi-choice group for fram
 Every name and value goes through XML escaping, so a target called `AT&T <Inc>` works. Control
 names are derived from the target names (`stance_` + a slug), so they are stable from one push
 to the next; targets whose slugs would collide get a short hash of their name appended.
+
+The XML is written here from a short template rather than with the SDK's `LabelInterface.create`,
+which lays tags out its own way: the bytes must stay what earlier pushes gave their projects (push
+compares them). It is read back with the SDK's `LabelInterface`, Label Studio's own parser and
+validator: it checks the generated config (`checked_labeling_config`) and reads a project's config
+when push compares its labels with ours (`config_differences`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 from stance.config import StanceConfig
+from stance.errors import LabelStudioError
 
 TEXT_NAME = "text"  # the object tag every choice group labels; data key of the paragraph text
 CONTEXT_NAME = "context"  # data key of the "title · date · source" line
@@ -93,18 +100,45 @@ class ChoiceGroup:
     values: tuple[str, ...]
 
 
+def checked_labeling_config(config: StanceConfig) -> str:
+    """`labeling_config(config)`, checked by Label Studio's own rules (the SDK's LabelInterface:
+    its schema, unique names, every toName naming a tag), so a config the server would refuse is
+    reported before anything is sent."""
+    from label_studio_sdk._legacy.exceptions import LabelStudioValidationErrorSentryIgnored  # what validate() raises
+
+    xml = labeling_config(config)
+    try:
+        _interface(xml).validate()
+    except (ValueError, LabelStudioValidationErrorSentryIgnored) as exc:
+        raise LabelStudioError(
+            f"the labeling config generated from the config's targets, labels and frames is not valid for Label Studio: {exc};"
+            " expected names that Label Studio accepts (see `stance labelstudio config`)"
+        ) from None
+    return xml
+
+
+def _interface(xml: str) -> Any:
+    """The SDK's LabelInterface of a labeling config; ValueError when it is not XML."""
+    from label_studio_sdk._legacy.exceptions import LabelStudioXMLSyntaxErrorSentryIgnored  # what LabelInterface raises
+    from label_studio_sdk.label_interface import LabelInterface
+
+    try:
+        return LabelInterface(xml)
+    except LabelStudioXMLSyntaxErrorSentryIgnored as exc:
+        raise ValueError(f"not valid XML: {exc}") from None
+
+
 def parse_choice_groups(xml: str) -> tuple[dict[str, ChoiceGroup], tuple[str, ...]]:
     """The choice groups of a labeling config and the data keys its `<Text>` tags read."""
-    try:
-        root = ET.fromstring(xml)
-    except ET.ParseError as exc:
-        raise ValueError(f"not valid XML: {exc}") from None
-    groups: dict[str, ChoiceGroup] = {}
-    for element in root.iter("Choices"):
-        name = element.get("name", "")
-        values = tuple(choice.get("value", "") for choice in element.iter("Choice"))
-        groups[name] = ChoiceGroup(name, element.get("toName", ""), element.get("choice", "single"), values)
-    data_keys = tuple(e.get("value", "").removeprefix("$") for e in root.iter("Text"))
+    interface = _interface(xml)
+    groups = {
+        control.name: ChoiceGroup(
+            control.name, ",".join(control.to_name), control.attr.get("choice", "single"), tuple(control.labels)
+        )
+        for control in interface.controls
+        if control.tag.lower() == "choices"
+    }
+    data_keys = tuple((o.value or "").removeprefix("$") for o in interface.objects if o.tag.lower() == "text")
     return groups, data_keys
 
 
