@@ -14,8 +14,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_every_shipped_config_validates(name):
+    """Any config in configs/ (also one a user adds, such as the README's nato.yaml) validates and is usable:
+    targets, labels with a polarity each, a positive and a negative label for F_avg."""
     config = load_config(ROOT / "configs" / name)
-    assert [t.name for t in config.targets][:3] == ["China", "Russia", "United States"]
+    assert config.targets and all(t.name for t in config.targets)
+    assert config.labels_with("positive") and config.labels_with("negative")
+
+
+def test_the_readme_nato_example_validates(tmp_path):
+    """The README's `configs/nato.yaml` example, written next to the shipped configs."""
+    import re
+    import shutil
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```yaml\n# configs/nato.yaml\n(.*?)```", readme, re.S)
+    assert example, "the README shows a configs/nato.yaml example"
+    shutil.copy(ROOT / "configs" / "default.yaml", tmp_path / "default.yaml")
+    (tmp_path / "nato.yaml").write_text(example.group(1), encoding="utf-8")
+    config = load_config(tmp_path / "nato.yaml")
+    assert [t.name for t in config.targets] == ["NATO", "Ukraine"]
 
 
 def test_default_config_defines_labels_and_the_15_frames(default_config):
