@@ -25,12 +25,23 @@ from typing import IO, Any
 from stance.annotator import Annotator
 from stance.chunks import ChunkPlan, DuplicateIndex, chunked, score_plans
 from stance.config import StanceConfig
+from stance.documents import iter_documents, rule_for
 from stance.errors import RunError
 from stance.fileio import file_sha256
 from stance.ingest import InputDigests, Problem, ProblemLog, ReadOptions, discover_inputs, iter_paragraphs
 from stance.progress import Progress
 from stance.records import Paragraph, Prediction
-from stance.runs import PredictionAppender, RunDir, RunInfo, complete_lines, read_run_info, write_csv_and_count, write_run_info
+from stance.runs import (
+    PredictionAppender,
+    RunDir,
+    RunInfo,
+    complete_lines,
+    iter_predictions,
+    read_run_info,
+    write_csv_and_count,
+    write_documents,
+    write_run_info,
+)
 from stance.scoring.base import Scorer
 
 DEFAULT_CHUNK_SIZE = 256
@@ -180,13 +191,15 @@ def _annotate(
 
     scoring_seconds = time.monotonic() - scoring_started
     counts = write_csv_and_count(run, config)
+    documents = write_documents(run, iter_documents(
+        (line.prediction for line in iter_predictions(run.predictions)), config, rule_for(config, annotator.frame_scorer)))
     if counts.paragraphs != scan.paragraphs:
         raise RunError(f"{run.predictions} holds {counts.paragraphs} predictions but the inputs have {scan.paragraphs} paragraphs")
     seconds = time.monotonic() - started
     info.status = "complete"
     info.counts = {
         "paragraphs": counts.paragraphs,
-        "documents": scan.documents,
+        "documents": documents,
         "scored_this_session": scored_now,
         "copied_duplicates_this_session": copied,
         "resumed_from": keep_lines,

@@ -178,6 +178,22 @@ class Ingest(_Strict):
         return values
 
 
+class Documents(_Strict):
+    """How a document's labels (documents.jsonl) follow from its paragraphs' labels.
+
+    Stance toward a target: the mean of the stance scores over the paragraphs that mention it, the
+    neutral labels' mean multiplied by `neutral_weight`, the highest wins (no paragraph mentions
+    it: not_mentioned). A weight below 1 lets an article that is mostly neutral wording around a
+    few clearly polar paragraphs count as polar, which is how readers judge an article.
+    Frames: with a frame head, the head's document decision (the mean of its paragraphs' logits
+    against per-frame document thresholds); else the frames labelled on at least `frame_share` of
+    the document's paragraphs.
+    """
+
+    neutral_weight: float = Field(default=1.0, gt=0.0, le=1.0)
+    frame_share: float = Field(default=0.25, gt=0.0, le=1.0)
+
+
 class LabelStudioSettings(_Strict):
     """Where the Label Studio server is and how to reach it (the API key is never stored here)."""
 
@@ -200,6 +216,7 @@ class StanceConfig(_Strict):
     frames: Frames = Field(default_factory=Frames)
     model: ModelSettings = Field(default_factory=ModelSettings)
     ingest: Ingest = Field(default_factory=Ingest)
+    documents: Documents = Field(default_factory=Documents)
     labelstudio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
 
     @model_validator(mode="after")
@@ -274,7 +291,7 @@ class StanceConfig(_Strict):
         version hashes the weights themselves)."""
         relevant = self.model_dump(
             mode="json",
-            exclude={"labelstudio": True, "ingest": True, "model": {"name", "batch_size", "max_tokens_per_batch", "device"}},
+            exclude={"labelstudio": True, "ingest": True, "documents": True, "model": {"name", "batch_size", "max_tokens_per_batch", "device"}},
         )
         for label in relevant["labels"]:
             label.pop("colour", None)

@@ -329,3 +329,64 @@ def _optional_str(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+# ------------------------------------------------------------------------------------ documents
+
+
+@dataclass(frozen=True)
+class DocumentStance:
+    """A document's stance toward one target, from its paragraphs: the label (documented rule in
+    `stance.documents`), mean scores, and paragraphs per label."""
+
+    label: str
+    scores: dict[str, float]
+    counts: dict[str, int]
+    shares: dict[str, float]  # among the paragraphs that mention the target
+    mentioned: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "scores": dict(self.scores), "counts": dict(self.counts), "shares": dict(self.shares),
+                "mentioned": self.mentioned}
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str) -> DocumentStance:
+        if not isinstance(obj, dict) or not isinstance(obj.get("label"), str):
+            raise InputError(f"{where}: expected {{label, scores, counts, shares, mentioned}}")
+        return cls(obj["label"], dict(obj.get("scores") or {}), dict(obj.get("counts") or {}), dict(obj.get("shares") or {}),
+                   int(obj.get("mentioned") or 0))
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """One line of documents.jsonl: an article's stance toward each target and its frames."""
+
+    doc_id: str
+    title: str | None
+    date: str | None
+    source: str | None
+    url: str | None
+    paragraphs: int
+    stance: dict[str, DocumentStance]
+    frames: tuple[str, ...]
+    frame_scores: dict[str, float]
+    model_version: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id, "title": self.title, "date": self.date, "source": self.source, "url": self.url,
+            "paragraphs": self.paragraphs, "stance": {t: s.to_json() for t, s in self.stance.items()},
+            "frames": list(self.frames), "frame_scores": dict(self.frame_scores), "model_version": self.model_version,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Any, where: str) -> DocumentSummary:
+        if not isinstance(obj, dict) or not isinstance(obj.get("doc_id"), str) or not isinstance(obj.get("stance"), dict):
+            raise InputError(f"{where}: expected a document record with doc_id and stance")
+        return cls(
+            obj["doc_id"], _optional_str(obj.get("title")), _optional_str(obj.get("date")), _optional_str(obj.get("source")),
+            _optional_str(obj.get("url")), int(obj.get("paragraphs") or 0),
+            {t: DocumentStance.from_json(s, f"{where}: stance[{t!r}]") for t, s in obj["stance"].items()},
+            tuple(obj.get("frames") or ()), {k: float(v) for k, v in (obj.get("frame_scores") or {}).items()},
+            str(obj.get("model_version") or ""),
+        )

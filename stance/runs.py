@@ -17,7 +17,7 @@ import csv
 import json
 import os
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -25,12 +25,13 @@ from typing import IO, Any
 from stance.config import StanceConfig
 from stance.errors import InputError
 from stance.fileio import atomic_write_json, atomic_writer, dumps_line
-from stance.records import Prediction
+from stance.records import DocumentSummary, Prediction
 
 PREDICTIONS = "predictions.jsonl"
 PREDICTIONS_CSV = "predictions.csv"
 RUN_JSON = "run.json"
 PUSH_RECORD = "labelstudio-push.json"
+DOCUMENTS = "documents.jsonl"
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,17 @@ class RunDir:
     def push_record(self) -> Path:
         return self.root / PUSH_RECORD
 
+    @property
+    def documents(self) -> Path:
+        return self.root / DOCUMENTS
+
     def is_run(self) -> bool:
         """True for a directory that holds a run (run.json and predictions.jsonl)."""
         return self.info.is_file() and self.predictions.is_file()
 
     def file_names(self) -> tuple[str, ...]:
         """The files annotate writes (and `--overwrite` replaces)."""
-        return (PREDICTIONS, PREDICTIONS_CSV, RUN_JSON)
+        return (PREDICTIONS, PREDICTIONS_CSV, RUN_JSON, DOCUMENTS)
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -334,6 +339,26 @@ def write_csv_and_count(run: RunDir, config: StanceConfig) -> RunCounts:
                     ]
                 )
     return RunCounts(total, {t: dict(c) for t, c in counts.items()}, dict(frame_counts))
+
+
+# -------------------------------------------------------------------------------- documents.jsonl
+
+
+def write_documents(run: RunDir, documents: Iterable[DocumentSummary]) -> int:
+    """Rewrite documents.jsonl (atomically) with one summary per document; returns how many."""
+    count = 0
+    with atomic_writer(run.documents) as handle:
+        for document in documents:
+            handle.write(dumps_line(document.to_json()))
+            count += 1
+    return count
+
+
+def read_documents(run: RunDir) -> list[DocumentSummary]:
+    """The document summaries of a run (documents.jsonl), validated."""
+    from stance.fileio import iter_jsonl
+
+    return [DocumentSummary.from_json(obj, f"{run.documents}:{line_no}") for line_no, obj in iter_jsonl(run.documents, "document summaries")]
 
 
 # ---------------------------------------------------------------------------- labelstudio-push.json

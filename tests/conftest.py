@@ -30,6 +30,20 @@ def test_output() -> Path:
 
 
 @pytest.fixture(scope="session")
+def seeds_run(tmp_path_factory, seeds_dir):
+    """The README's main command, once per test session: the offline default on seeds/, through the CLI.
+    (path of the run directory, what the command printed). Tests read it; none may change it."""
+    from typer.testing import CliRunner
+
+    from stance.cli import app
+
+    out = tmp_path_factory.mktemp("seeds-run") / "seeds"
+    result = CliRunner().invoke(app, ["annotate", str(seeds_dir), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+@pytest.fixture(scope="session")
 def default_config():
     from stance.config import load_config
 

@@ -52,13 +52,9 @@ def unique_title(prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def ls_seeds_run(tmp_path_factory, seeds_dir, default_config) -> Path:
-    """The seeds annotated with the default (offline) model: the predictions a user pushes first."""
-    from stance.annotate import annotate_corpus
-
-    out = tmp_path_factory.mktemp("ls-runs") / "seeds"
-    annotate_corpus([seeds_dir], out, default_config, progress=False)
-    return out
+def ls_seeds_run(seeds_run) -> Path:
+    """The seeds annotated with the default (offline) model: the predictions a user pushes first (the session's seeds run)."""
+    return seeds_run[0]
 
 
 def read_predictions(run_dir: Path) -> list[dict]:

@@ -21,12 +21,9 @@ def read_predictions(run_dir):
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory, seeds_dir):
-    """The README's main command: the offline default on seeds/, through the CLI."""
-    out = tmp_path_factory.mktemp("runs") / "seeds"
-    result = runner.invoke(app, ["annotate", str(seeds_dir), "--out", str(out), "--no-progress"])
-    assert result.exit_code == 0, result.output
-    return out, result.output
+def default_run(seeds_run):
+    """The README's main command: the offline default on seeds/, through the CLI (conftest's session run)."""
+    return seeds_run
 
 
 def test_default_run_writes_every_paragraph_with_every_target(default_run, default_config, seeds_dir):

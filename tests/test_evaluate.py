@@ -51,11 +51,9 @@ def test_metrics_of_a_perfect_and_an_empty_label():
 
 @pytest.mark.model
 @pytest.mark.slow
-def test_a_run_and_its_model_give_the_same_predictions(seeds_dir, tmp_path, default_config):
+def test_a_run_and_its_model_give_the_same_predictions(seeds_run, tmp_path, default_config):
     """Evaluating a model on gold records gates and scores them exactly as `stance annotate` did."""
-    run = tmp_path / "run"
-    result = runner.invoke(app, ["annotate", str(seeds_dir), "--out", str(run), "--no-progress"])
-    assert result.exit_code == 0, result.output
+    run, _ = seeds_run
     configured = {t.name for t in default_config.targets}
     records = [r for r in read_labelled([SEED_GOLD], default_config)[0] if r.target in configured]
     from_run = evaluate_records(str(run), records, default_config, progress=False).metrics["model"]

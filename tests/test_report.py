@@ -317,13 +317,9 @@ def test_cli_writes_the_report_and_reports_a_missing_run(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def seeds_run(tmp_path_factory, seeds_dir, default_config):
-    """`stance annotate seeds/` with the offline default config, once for this module."""
-    from stance.annotate import annotate_corpus
-
-    out = tmp_path_factory.mktemp("report") / "seeds"
-    annotate_corpus([seeds_dir], out, default_config, progress=False)
-    return out
+def seeds_run_dir(seeds_run):
+    """`stance annotate seeds/` with the offline default config (the session's run)."""
+    return seeds_run[0]
 
 
 def _hand_annotations(run: Path, path: Path) -> list[dict]:
@@ -348,11 +344,11 @@ def _hand_annotations(run: Path, path: Path) -> list[dict]:
 
 
 @pytest.mark.model
-def test_agreement_on_seed_paragraphs_matches_sklearn(seeds_run, tmp_path, default_config):
+def test_agreement_on_seed_paragraphs_matches_sklearn(seeds_run_dir, tmp_path, default_config):
     from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix
 
-    lines = _hand_annotations(seeds_run, tmp_path / "reviewed.jsonl")
-    data = collect(seeds_run, default_config, tmp_path / "reviewed.jsonl")
+    lines = _hand_annotations(seeds_run_dir, tmp_path / "reviewed.jsonl")
+    data = collect(seeds_run_dir, default_config, tmp_path / "reviewed.jsonl")
     assert data.agreement is not None and [t.target for t in data.agreement.targets] == ["China", "Russia", "United States"]
     for entry in data.agreement.targets:
         human = [line["label"] for line in lines if line["target"] == entry.target]
@@ -412,13 +408,13 @@ def _assert_offline_and_rendered(page, url, requests, problems, width):
 
 @pytest.mark.model
 @pytest.mark.browser
-def test_seeds_report_in_chromium(seeds_run, tmp_path, default_config, test_output):
+def test_seeds_report_in_chromium(seeds_run_dir, tmp_path, default_config, test_output):
     from playwright.sync_api import sync_playwright
 
-    _hand_annotations(seeds_run, tmp_path / "reviewed.jsonl")
-    result = runner.invoke(app, ["report", str(seeds_run), "--out", str(tmp_path / "seeds.html"), "--annotations", str(tmp_path / "reviewed.jsonl")])
+    _hand_annotations(seeds_run_dir, tmp_path / "reviewed.jsonl")
+    result = runner.invoke(app, ["report", str(seeds_run_dir), "--out", str(tmp_path / "seeds.html"), "--annotations", str(tmp_path / "reviewed.jsonl")])
     assert result.exit_code == 0, result.output
-    data_agreement = collect(seeds_run, None, tmp_path / "reviewed.jsonl").agreement
+    data_agreement = collect(seeds_run_dir, None, tmp_path / "reviewed.jsonl").agreement
     with sync_playwright() as playwright:
         browser = _launch(playwright)
         try:
@@ -432,7 +428,7 @@ def test_seeds_report_in_chromium(seeds_run, tmp_path, default_config, test_outp
                     text = page.inner_text("body")
                     assert "no sources" in text and "grouped by document" in text  # the seeds have dates but no outlets
                     assert "calendar months" in text and "2023-09-18 to 2024-09-20" in text
-                    version = json.loads((seeds_run / "run.json").read_text(encoding="utf-8"))["model"]["version"]
+                    version = json.loads((seeds_run_dir / "run.json").read_text(encoding="utf-8"))["model"]["version"]
                     assert version in text and "44 paragraphs" in text.replace("\n", " ")
                     table = page.inner_text("#agreement-table")
                     for entry in data_agreement.targets:
@@ -449,11 +445,11 @@ def test_seeds_report_in_chromium(seeds_run, tmp_path, default_config, test_outp
 
 @pytest.mark.model
 @pytest.mark.browser
-def test_script_in_a_paragraph_shows_as_text_and_never_runs(seeds_run, tmp_path, test_output):
+def test_script_in_a_paragraph_shows_as_text_and_never_runs(seeds_run_dir, tmp_path, test_output):
     from playwright.sync_api import sync_playwright
 
     run = tmp_path / "escaped"
-    shutil.copytree(seeds_run, run)
+    shutil.copytree(seeds_run_dir, run)
     lines = (run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
     record = json.loads(lines[0])
     record["text"] = f"China praised the talks. {SCRIPT_TEXT}"
