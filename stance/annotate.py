@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from stance.annotator import Annotator
+from stance.annotator import Annotator, with_document_context
 from stance.chunks import ChunkPlan, DuplicateIndex, chunked, score_plans
 from stance.config import StanceConfig
 from stance.documents import iter_documents, rule_for
@@ -170,21 +170,20 @@ def _annotate(
 
     scored_now = copied = 0
     scoring_started = time.monotonic()
-    paragraphs = scan.iter_paragraphs()
+    paragraphs = with_document_context(scan.iter_paragraphs(), annotator.gate)
     chunk_scorer = chunk_scorer_factory(annotator) if chunk_scorer_factory else _local_chunk_scorer(annotator)
     with (
         Progress(scan.paragraphs, "annotate", unit="paragraphs", enabled=progress, completed=keep_lines) as bar,
         PredictionAppender(run.predictions, keep_lines) as out,
     ):
         seen = DuplicateIndex(run.predictions)
-        _verify_prefix(paragraphs, out.kept, run)
-        for offset, prediction in out.kept:
-            seen.add_written(prediction.text, offset)
+        for paragraph, (offset, _) in zip(_verify_prefix(paragraphs, out.kept, run), out.kept, strict=True):
+            seen.add_written(paragraph, offset)
         plans = (seen.plan(chunk) for chunk in chunked(paragraphs, chunk_size))
         for plan, records in score_plans(plans, chunk_scorer):
             lines = plan.merge(records)
-            for line, offset in zip(lines, out.append(lines), strict=True):
-                seen.add_written(line.text, offset)
+            for paragraph, offset in zip(plan.paragraphs, out.append(lines), strict=True):
+                seen.add_written(paragraph, offset)
             scored_now += len(records)
             copied += len(lines) - len(records)
             bar.advance(len(lines))
@@ -257,8 +256,9 @@ def _resumable_lines(run: RunDir, identity: str, chunk_size: int, total: int) ->
     return complete - complete % chunk_size
 
 
-def _verify_prefix(paragraphs: Iterator[Paragraph], kept: Sequence[tuple[int, Prediction]], run: RunDir) -> None:
-    """Consume the first len(kept) paragraphs, checking they are the ones already written."""
+def _verify_prefix(paragraphs: Iterator[Paragraph], kept: Sequence[tuple[int, Prediction]], run: RunDir) -> list[Paragraph]:
+    """Consume (and return) the first len(kept) paragraphs, checking they are the ones already written."""
+    consumed = []
     for line_no, (_, written) in enumerate(kept, start=1):
         current = next(paragraphs, None)
         if current is None or current.id != written.id:
@@ -266,6 +266,8 @@ def _verify_prefix(paragraphs: Iterator[Paragraph], kept: Sequence[tuple[int, Pr
                 f"{run.predictions}:{line_no} holds paragraph {written.id!r} but the inputs now give"
                 f" {current.id if current else 'nothing'!r} there; use --overwrite to start again"
             )
+        consumed.append(current)
+    return consumed
 
 
 def _run_info(

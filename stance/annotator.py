@@ -17,16 +17,28 @@ the label settings of the config.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from stance.config import StanceConfig, Target
-from stance.mentions import MentionGate
-from stance.records import Paragraph, Prediction, TargetStance
+from stance.mentions import DocumentContext, MentionGate
+from stance.records import MODEL_SAID, NO_ALIAS, Paragraph, Prediction, TargetStance
 from stance.scoring.base import FrameScorer, Scorer
 from stance.scoring.versions import model_version
 
 SCORE_DIGITS = 6
+CONTEXT_KEY = "short_forms"  # Paragraph.meta: the short forms (surnames) active in its document so far
 _FROM_CONFIG = object()
+
+
+def with_document_context(paragraphs: Iterable[Paragraph], gate: MentionGate) -> Iterator[Paragraph]:
+    """The paragraphs, each carrying the short forms that earlier paragraphs of its document made
+    mentions ("Wang" after "Wang Yi"); computed in document order, so it is the same however the
+    paragraphs are later chunked, resumed or sent to other processes."""
+    context = DocumentContext(gate)
+    for paragraph in paragraphs:
+        active = context.before(paragraph.doc_id, paragraph.text)
+        yield replace(paragraph, meta={**paragraph.meta, CONTEXT_KEY: sorted(active)}) if active else paragraph
 
 
 class Annotator:
@@ -37,7 +49,7 @@ class Annotator:
 
         self.config = config
         self.scorer = scorer
-        self.gate = MentionGate(config.targets)
+        self.gate = MentionGate(config.targets, dateline=config.gate.dateline, demonyms=config.gate.demonyms)
         self.frame_scorer: FrameScorer | None = build_frame_scorer(config, scorer) if frame_scorer is _FROM_CONFIG else frame_scorer  # type: ignore[assignment]
         self.model_version = self._version()
 
@@ -57,13 +69,26 @@ class Annotator:
 
     def decide(self, scores: dict[str, float] | None, mentioned: bool) -> TargetStance:
         """A target's label from the scorer's scores (None: not scored, so `not_mentioned`)."""
+        not_mentioned = self.config.not_mentioned.name
         full = dict.fromkeys(self.config.all_label_names, 0.0)
         if scores is None:
-            full[self.config.not_mentioned.name] = 1.0
+            full[not_mentioned] = 1.0
         else:
             full.update(scores)
         label = max(full, key=lambda name: full[name])
-        return TargetStance(label, {k: round(v, SCORE_DIGITS) for k, v in full.items()}, mentioned)
+        why = None if label != not_mentioned else (NO_ALIAS if scores is None or not mentioned else MODEL_SAID)
+        return TargetStance(label, {k: round(v, SCORE_DIGITS) for k, v in full.items()}, mentioned, why)
+
+    def targets_in_context(self, context: frozenset[str], targets: Sequence[Target] | None = None) -> list[Target]:
+        """The config's targets (or `targets`), each with the short forms active in the document added to its aliases."""
+        chosen = list(self.config.targets if targets is None else targets)
+        if not context:
+            return chosen
+        targets = []
+        for target in chosen:
+            active = tuple(form for form in target.short_forms if form in context)
+            targets.append(target.model_copy(update={"aliases": (*target.aliases, *active)}) if active else target)
+        return targets
 
     def stance_scores(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> list[dict[str, dict[str, float]]]:
         """The scorer's raw stance scores of `texts[i]` toward `targets[i]` (no gate, no frames)."""
@@ -78,8 +103,9 @@ class Annotator:
         if not paragraphs:
             return []
         texts = [p.text for p in paragraphs]
-        mentioned = [self.gate.mentioned(text) for text in texts]
-        to_score = mentioned if self.config.gate.enabled else [list(self.config.targets)] * len(paragraphs)
+        in_context = [self.targets_in_context(frozenset(p.meta.get(CONTEXT_KEY, ()))) for p in paragraphs]
+        mentioned = [[t for t in targets if self.gate.mentions(text, t)] for text, targets in zip(texts, in_context, strict=True)]
+        to_score = mentioned if self.config.gate.enabled else in_context
         want_frames = frames and bool(self.config.frame_names)
         scored = self.scorer.score(texts, to_score, frames=want_frames and self.scorer_frames)
         if want_frames and self.frame_scorer is not None:

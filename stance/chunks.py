@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from stance.annotator import CONTEXT_KEY
 from stance.records import Paragraph, Prediction
 from stance.runs import PredictionReader
 
@@ -53,18 +54,19 @@ class DuplicateIndex:
         self._offsets: dict[bytes, int] = {}
 
     @staticmethod
-    def _key(text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=12).digest()
+    def _key(text: str, context: Iterable[str] = ()) -> bytes:
+        """The text and the document context the gate saw (a surname counts only after its full name)."""
+        return hashlib.blake2b("\x00".join([text, *context]).encode("utf-8"), digest_size=12).digest()
 
-    def add_written(self, text: str, offset: int) -> None:
-        self._offsets.setdefault(self._key(text), offset)
+    def add_written(self, paragraph: Paragraph, offset: int) -> None:
+        self._offsets.setdefault(self._key(paragraph.text, paragraph.meta.get(CONTEXT_KEY, ())), offset)
 
     def plan(self, chunk: list[Paragraph]) -> ChunkPlan:
         to_score: list[Paragraph] = []
         sources: list[int | Prediction] = []
         first_in_chunk: dict[bytes, int] = {}
         for paragraph in chunk:
-            key = self._key(paragraph.text)
+            key = self._key(paragraph.text, paragraph.meta.get(CONTEXT_KEY, ()))
             if key in self._offsets:
                 sources.append(self.reader.at(self._offsets[key]))
             elif key in first_in_chunk:

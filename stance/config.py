@@ -30,6 +30,7 @@ class Target(_Strict):
 
     name: str = Field(min_length=1)
     aliases: tuple[str, ...] = ()
+    short_forms: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @field_validator("aliases")
     @classmethod
@@ -38,6 +39,14 @@ class Target(_Strict):
             if not alias.strip():
                 raise ValueError("an alias is empty; expected a word or phrase that names the target")
         return aliases
+
+    @field_validator("short_forms")
+    @classmethod
+    def _short_forms(cls, forms: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for form, fulls in forms.items():
+            if not form.strip() or not fulls or not all(f.strip() for f in fulls):
+                raise ValueError(f"short form {form!r} needs the full names it stands for, e.g. Wang: [Wang Yi]")
+        return forms
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -81,10 +90,32 @@ class NotMentioned(_Strict):
         return value
 
 
+DEFAULT_DATELINE = (
+    r"^\s*(?:[A-Z][A-Z.'’-]+(?:\s+[A-Z][A-Z.'’-]+)*(?:,\s*[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*)?"
+    r"(?:,?\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(?:,?\s+\d{4})?)?(?:\s*\([^()]{1,40}\))?"
+    r"|[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*(?:,\s*[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*)?"
+    r"(?:,?\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}(?:,?\s+\d{4})?(?:\s*\([^()]{1,40}\))?"
+    r"|\s*\([^()]{1,40}\)))\s*[-–—]+\s*"
+)
+
+
 class Gate(_Strict):
-    """The alias gate: a target not named in a paragraph is `not_mentioned` without asking the model."""
+    """The alias gate: a target not named in a paragraph is `not_mentioned` without asking the model.
+
+    `dateline`: a paragraph's leading dateline ("WASHINGTON, Nov 3 (Reuters) -") matching this
+    regex is not a mention ("" turns it off); `demonyms`: the demonyms of target names count
+    ("North Korean" for North Korea)."""
 
     enabled: bool = True
+    dateline: str = DEFAULT_DATELINE
+    demonyms: bool = True
+
+    @field_validator("dateline")
+    @classmethod
+    def _dateline(cls, value: str) -> str:
+        if value:
+            _compile(value)
+        return value
 
 
 class Frame(_Strict):

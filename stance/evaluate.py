@@ -45,21 +45,85 @@ class SourceRun:
 
 
 def predict_with_annotator(annotator: Any, records: Sequence[LabelledRecord], *, progress: bool = True) -> list[TargetStance]:
-    """Gate, then score, the way `stance annotate` does; one decision per record."""
+    """Gate, then score, the way `stance annotate` does; one decision per record. A record whose text
+    is a whole document is split into paragraphs like an input article, each paragraph is decided,
+    and the document's label follows by the documents.jsonl rule (`stance.documents`)."""
+    from stance.labelled import is_document_text
+
+    config: StanceConfig = annotator.config
+    contexts = _gold_contexts(records, annotator)
+    units: list[tuple[LabelledRecord, str, Target, frozenset[str]]] = []  # (record, paragraph text, target, context)
+    owners: list[list[int]] = []  # per record: its units
+    for record in records:
+        target = record.target_for(config)
+        if is_document_text(record.text, record.extra):
+            owners.append([])
+            for text, context in _document_paragraphs(record, annotator):
+                owners[-1].append(len(units))
+                units.append((record, text, annotator.targets_in_context(context, [target])[0], context))
+        else:
+            context = contexts.get(record.id, frozenset())
+            owners.append([len(units)])
+            units.append((record, record.text, annotator.targets_in_context(context, [target])[0], context))
+    decided = _decide_units(annotator, units, progress)
+    results = []
+    for record, members in zip(records, owners, strict=True):
+        if len(members) == 1 and not is_document_text(record.text, record.extra):
+            results.append(decided[members[0]])
+            continue
+        from stance.documents import document_stance
+        from stance.records import Prediction
+
+        paragraphs = [Prediction(id=f"{record.id}#{i}", doc_id=record.id, index=i, text="", stance={record.target: decided[u]}, frames={},
+                                 frame_labels=(), model_version="") for i, u in enumerate(members)]
+        summary = document_stance(paragraphs, record.target, config)
+        results.append(TargetStance(summary.label, summary.scores, summary.mentioned > 0))
+    return results
+
+
+def _gold_contexts(records: Sequence[LabelledRecord], annotator: Any) -> dict[str, frozenset[str]]:
+    """The document context of gold paragraphs whose ids place them in a document (`<doc>:<index>:<hash>`):
+    the short forms the earlier gold paragraphs of the same document activate, as annotate would see them
+    when every earlier paragraph is in the gold file."""
+    from stance.labelled import paragraph_position
+    from stance.mentions import DocumentContext
+
+    placed: dict[str, dict[int, tuple[str, str]]] = {}
+    for record in records:
+        position = paragraph_position(record.id)
+        if position is not None:
+            placed.setdefault(position[0], {})[position[1]] = (record.id, record.text)
+    contexts: dict[str, frozenset[str]] = {}
+    for doc, paragraphs in placed.items():
+        context = DocumentContext(annotator.gate)
+        for index in sorted(paragraphs):
+            record_id, text = paragraphs[index]
+            contexts[record_id] = context.before(doc, text)
+    return contexts
+
+
+def _document_paragraphs(record: LabelledRecord, annotator: Any) -> list[tuple[str, frozenset[str]]]:
+    """A document-level gold text as `stance annotate` splits it, with each paragraph's document context."""
+    from stance.ingest import split_document
+    from stance.mentions import DocumentContext
+    from stance.records import Document
+
+    context = DocumentContext(annotator.gate)
+    return [(p.text, context.before(record.id, p.text)) for p in split_document(Document(id=record.id, text=record.text), annotator.config.ingest)]
+
+
+def _decide_units(annotator: Any, units: list[tuple[LabelledRecord, str, Target, frozenset[str]]], progress: bool) -> list[TargetStance]:
     config: StanceConfig = annotator.config
     texts: dict[str, dict[tuple, Target]] = {}
     keys: list[tuple[str, tuple] | None] = []
-    mentioned: list[bool] = []
-    for record in records:
-        target = record.target_for(config)
-        found = record.span is not None or annotator.gate.mentions(record.text, target)
-        mentioned.append(found)
+    for record, text, target, _ in units:
+        found = (record.span is not None and text == record.text) or annotator.gate.mentions(text, target)
         if config.gate.enabled and not found:
             keys.append(None)
             continue
         target_key = (target.name, target.aliases)
-        texts.setdefault(record.text, {})[target_key] = target
-        keys.append((record.text, target_key))
+        texts.setdefault(text, {})[target_key] = target
+        keys.append((text, target_key))
     scored: dict[tuple[str, tuple], dict[str, float]] = {}
     items = list(texts.items())
     with Progress(len(items), "evaluate", unit="texts", enabled=progress) as bar:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from stance.config import StanceConfig
 from stance.errors import InputError
@@ -78,6 +78,23 @@ def latest_per_annotator(records: Iterable[LabelledRecord]) -> list[LabelledReco
         if key not in latest or (record.updated_at or "") >= (latest[key].updated_at or ""):
             latest[key] = record
     return list(latest.values())
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*\S")
+
+
+def is_document_text(text: str, record: dict[str, Any] | None = None) -> bool:
+    """Whether a labelled text is a whole document: the record says so (`"level": "document"` or
+    `"paragraph"`), else the text holds a paragraph break (a blank line) between two paragraphs."""
+    if record and record.get("level") in ("document", "paragraph"):
+        return record["level"] == "document"
+    return _BLANK_LINE.search(text.strip()) is not None
+
+
+def paragraph_position(record_id: str) -> tuple[str, int] | None:
+    """(document, index) of a paragraph id that `stance annotate` wrote (`<doc_id>:<index>:<8 hex>`), else None."""
+    match = _PARAGRAPH_ID.match(record_id)
+    return (match.group("doc"), int(match.group("index"))) if match else None
 
 
 def document_key(record: LabelledRecord) -> str:

@@ -84,17 +84,26 @@ class Paragraph:
 PARAGRAPH_FIELDS = ("id", "doc_id", "index", "text", "date", "title", "source", "url", "start", "end", "window")
 
 
+NO_ALIAS = "no alias found"  # why a target is not_mentioned: the gate found none of its names
+MODEL_SAID = "model"  # ... the model chose not_mentioned (gate off)
+
+
 @dataclass(frozen=True, slots=True)
 class TargetStance:
-    """The model's decision for one target of one paragraph: the label, every label's score, and
-    whether the alias gate found the target in the paragraph."""
+    """The model's decision for one target of one paragraph: the label, every label's score,
+    whether the alias gate found the target in the paragraph, and for a `not_mentioned` label why
+    (`NO_ALIAS`: the gate found no name of it, so no model was asked; `MODEL_SAID`)."""
 
     label: str
     scores: dict[str, float]
     mentioned: bool
+    why: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "scores": dict(self.scores), "mentioned": self.mentioned}
+        obj: dict[str, Any] = {"label": self.label, "scores": dict(self.scores), "mentioned": self.mentioned}
+        if self.why is not None:
+            obj["why"] = self.why
+        return obj
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> TargetStance:
@@ -103,7 +112,8 @@ class TargetStance:
         scores = obj["scores"]
         if not all(isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) for k, v in scores.items()):
             raise InputError(f"{where}: scores must map label names to numbers")
-        return cls(obj["label"], {k: float(v) for k, v in scores.items()}, bool(obj.get("mentioned")))
+        why = obj.get("why")
+        return cls(obj["label"], {k: float(v) for k, v in scores.items()}, bool(obj.get("mentioned")), why if isinstance(why, str) else None)
 
     def margin(self) -> float:
         """Top score minus the runner-up (the top score alone when there is one label)."""

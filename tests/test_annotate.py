@@ -56,6 +56,7 @@ def test_paragraph_without_a_targets_aliases_is_not_mentioned(default_run):
             "label": "not_mentioned",
             "scores": {"favorable": 0.0, "neutral": 0.0, "unfavorable": 0.0, "not_mentioned": 1.0},
             "mentioned": False,
+            "why": "no alias found",  # the gate decided, not the model: reviewers can tell
         }
     talks = by_text["What are the main issues in the talks between China and the US?"]
     assert talks["stance"]["China"]["mentioned"] and talks["stance"]["United States"]["mentioned"]

@@ -158,3 +158,25 @@ def test_gold_records_without_ids_are_named_by_file_and_line(tmp_path, default_c
     )
     records, _ = read_labelled([gold], default_config)
     assert [r.id for r in records] == [f"{gold}:1", f"{gold}:2"]
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_a_whole_article_as_gold_text_is_judged_by_the_document_rule(default_config, tmp_path):
+    """A gold record whose text is an article: split into paragraphs as annotate splits it, each
+    paragraph decided, the article's label by the documents.jsonl rule; the same as annotating it."""
+    from stance.annotate import annotate_corpus
+
+    article = ("Russian missiles struck Kyiv overnight, killing four people.\n\nThe Kremlin said the strikes hit military targets.\n\n"
+               "Residents swept glass from the streets.")
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(json.dumps({"id": "art-1", "text": article, "target": "Russia", "label": "unfavorable"}) + "\n", encoding="utf-8")
+    metrics = evaluate_files("config", [gold], default_config, out_dir=tmp_path / "report", progress=False).metrics
+    row = json.loads((tmp_path / "report" / "predictions.jsonl").read_text().splitlines()[0])
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "art-1.txt").write_text(article, encoding="utf-8")
+    annotate_corpus([tmp_path / "in"], tmp_path / "run", default_config, progress=False)
+    document = json.loads((tmp_path / "run" / "documents.jsonl").read_text().splitlines()[0])
+    assert row["label"] == document["stance"]["Russia"]["label"]
+    assert row["scores"]["unfavorable"] == pytest.approx(document["stance"]["Russia"]["scores"]["unfavorable"], abs=1e-5)
+    assert metrics["model"]["overall"]["n"] == 1

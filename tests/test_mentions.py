@@ -49,3 +49,48 @@ def test_markup_in_aliases_is_literal():
     gate = MentionGate([Target(name="AT&T <Inc>", aliases=("AT&T", "A.T. (Inc)"))])
     assert gate.mentioned("Shares of AT&T fell.") and gate.mentioned("Shares of A.T. (Inc) fell.")
     assert not gate.mentioned("ATxT")
+
+
+def test_a_dateline_is_not_a_mention(default_config):
+    from stance.scoring.targeted import gate_for
+
+    gate = gate_for(default_config, default_config.targets)
+    assert [t.name for t in gate.mentioned("WASHINGTON, Nov 3 (Reuters) - Gulf officials met on Tuesday.")] == []
+    assert [t.name for t in gate.mentioned("MOSCOW (Eastern Wire) — The talks resumed.")] == []
+    assert [t.name for t in gate.mentioned("BEIJING, March 5 - Russian envoys arrived.")] == ["Russia"]
+    assert [t.name for t in gate.mentioned("Washington said the talks would resume.")] == ["United States"]
+    assert [t.name for t in gate.mentioned("Washington - the capital - was quiet.")] == ["United States"]  # no date or agency: not a dateline
+
+
+def test_demonyms_of_target_names_count():
+    from stance.mentions import MentionGate
+
+    gate = MentionGate([Target(name="North Korea"), Target(name="Iran"), Target(name="Taiwan"), Target(name="Ukraine")], demonyms=True)
+    assert [t.name for t in gate.mentioned("North Korean troops and Iranian drones")] == ["North Korea", "Iran"]
+    assert [t.name for t in gate.mentioned("Taiwanese and Ukrainian officials")] == ["Taiwan", "Ukraine"]
+    assert not MentionGate([Target(name="North Korea")]).mentioned("North Korean troops")  # off by default in the class
+
+
+def test_a_surname_counts_after_the_full_name_in_the_same_document(default_config):
+    from stance.annotator import Annotator, with_document_context
+    from stance.records import Paragraph
+
+    texts = ["Foreign Minister Wang Yi arrived in Moscow.", "Wang said the talks were useful.", "Later, Wang left for Minsk."]
+    paragraphs = [Paragraph(id=f"d:{i}:0000000{i}", doc_id="d", index=i, text=t, start=0, end=len(t)) for i, t in enumerate(texts)]
+    other = Paragraph(id="e:0:00000000", doc_id="e", index=0, text="Wang said the talks were useful.", start=0, end=32)
+
+    class Constant:  # a scorer that only records what it was asked
+        model_version, scores_frames, asked = "const", False, []
+
+        def score(self, texts, targets, *, frames=True):
+            from stance.scoring.base import ParagraphScores
+
+            self.asked.append([[t.name for t in ts] for ts in targets])
+            return [ParagraphScores({t.name: {"favorable": 0.2, "neutral": 0.6, "unfavorable": 0.2} for t in ts}, {}) for ts in targets]
+
+    annotator = Annotator(default_config.model_copy(update={"frames": default_config.frames.model_copy(update={"enabled": False})}), Constant())
+    predictions = annotator.predict(list(with_document_context([*paragraphs, other], annotator.gate)))
+    china = [p.stance["China"] for p in predictions]
+    assert [c.mentioned for c in china] == [True, True, True, False]  # in document e, "Wang" alone is no one
+    assert china[3].label == "not_mentioned" and china[3].why == "no alias found"
+    assert china[1].label == "neutral" and china[1].why is None

@@ -34,7 +34,7 @@ class EmbeddingScorer:
         m = config.model
         self.encoder = SentenceEncoder(self.model_name, m.device, m.max_length, m.batch_size, m.max_tokens_per_batch)
         self.frames = EmbeddingFrameScorer(config, encoder=self.encoder)
-        self.gate = MentionGate(config.targets)
+        self.gate = MentionGate(config.targets, dateline=config.gate.dateline, demonyms=config.gate.demonyms)
         self.include_not_mentioned = not config.gate.enabled
         self._label_prototypes: dict[str, tuple[list[str], Any]] = {}
         if config.frame_names:

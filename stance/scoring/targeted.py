@@ -14,7 +14,7 @@ from typing import Any
 
 from stance.config import StanceConfig, Target
 from stance.errors import ModelError
-from stance.mentions import alias_pattern
+from stance.mentions import MentionGate
 from stance.scoring.base import ParagraphScores
 from stance.scoring.batching import run_batched
 from stance.scoring.versions import model_version
@@ -23,11 +23,16 @@ MARKER = "@"
 INPUT_FORMAT = {"kind": "text-pair", "first": "target name", "second": "text, mentions wrapped in '@ ... @'", "version": 1}
 
 
-def mention_spans(text: str, target: Target, span: tuple[int, int] | None = None) -> list[tuple[int, int]]:
-    """Character spans of the target's mentions: the given span, else every alias match."""
+def gate_for(config: StanceConfig, targets: Sequence[Target] = ()) -> MentionGate:
+    """The alias gate with the config's dateline and demonym settings (what marks mentions)."""
+    return MentionGate(targets, dateline=config.gate.dateline, demonyms=config.gate.demonyms)
+
+
+def mention_spans(text: str, target: Target, gate: MentionGate, span: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """Character spans of the target's mentions: the given span, else what the gate finds."""
     if span is not None:
         return [span]
-    return [match.span() for match in alias_pattern(target).finditer(text)]
+    return gate.spans(text, target)
 
 
 def mark_mentions(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -47,9 +52,9 @@ def mark_mentions(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(pieces)
 
 
-def model_inputs(text: str, target: Target, span: tuple[int, int] | None = None) -> tuple[str, str, bool]:
+def model_inputs(text: str, target: Target, gate: MentionGate, span: tuple[int, int] | None = None) -> tuple[str, str, bool]:
     """(first segment, second segment, whether a mention was found) for one (text, target)."""
-    spans = mention_spans(text, target, span)
+    spans = mention_spans(text, target, gate, span)
     return target.name, mark_mentions(text, spans), bool(spans)
 
 
@@ -91,6 +96,7 @@ class TargetedScorer:
     model_version: str
 
     def _set_version(self) -> None:
+        self.gate = gate_for(self.config)
         self.model_version = model_version(self.backend, self.name, list(self.weights), self.config)
 
     def probabilities(self, firsts: Sequence[str], seconds: Sequence[str]) -> Any:
@@ -117,7 +123,7 @@ class TargetedScorer:
         firsts, seconds, owners, absent = [], [], [], []
         for i, (text, text_targets) in enumerate(zip(texts, targets, strict=True)):
             for target in text_targets:
-                first, second, found = model_inputs(text, target)
+                first, second, found = model_inputs(text, target, self.gate)
                 if with_not_mentioned and not found:
                     # the model has no not_mentioned class: with the gate off, the alias gate still
                     # decides it here rather than inventing a stance for an absent target

@@ -14,7 +14,6 @@ first (records without an annotator count as one annotator: a later file correct
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any, Literal
 from stance.config import StanceConfig
 from stance.errors import InputError, TrainingError
 from stance.fileio import file_sha256, iter_jsonl
-from stance.labelled import FileSummary, document_groups, grouped_split
+from stance.labelled import FileSummary, document_groups, grouped_split, is_document_text
 from stance.records import LabelledRecord
 
 ConflictPolicy = Literal["majority", "latest", "drop"]
@@ -118,7 +117,7 @@ def read_training_files(
         summaries.append(FileSummary(str(path), file_sha256(path), sum(counts.values()), dict(sorted(counts.items()))))
     stance, duplicates, conflict_report = resolve_stance(stance, conflicts)
     frames, frame_report = resolve_frames(frames, conflicts)
-    is_document = [is_document_text(r.text, config, r.extra) for r in stance]
+    is_document = [is_document_text(r.text, r.extra) for r in stance]
     document_level = [r for r, d in zip(stance, is_document, strict=True) if d]
     stance = [r for r, d in zip(stance, is_document, strict=True) if not d]
     kept = [r for r in stance if r.label != config.not_mentioned.name]
@@ -138,24 +137,13 @@ def _frame_example(obj: dict[str, Any], where: str, frame_names: set[str], confi
     record_id = str(obj.get("id") or where)
     return FrameExample(
         id=record_id, text=text, frames=tuple(frames), doc_id=str(obj["doc_id"]) if obj.get("doc_id") else None,
-        document=is_document_text(text, config, obj), annotator=_text(obj.get("annotator")), updated_at=_text(obj.get("updated_at")),
+        document=is_document_text(text, obj), annotator=_text(obj.get("annotator")), updated_at=_text(obj.get("updated_at")),
         source=where,
     )
 
 
 def _text(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
-
-
-_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*\S")
-
-
-def is_document_text(text: str, config: StanceConfig, record: dict[str, Any] | None = None) -> bool:
-    """Whether a labelled text is a whole document: the record says so (`"level": "document"` or
-    `"paragraph"`), else the text holds a paragraph break (a blank line) between two paragraphs."""
-    if record and record.get("level") in ("document", "paragraph"):
-        return record["level"] == "document"
-    return _BLANK_LINE.search(text.strip()) is not None
 
 
 def resolve_stance(records: Sequence[LabelledRecord], policy: str) -> tuple[list[LabelledRecord], int, ConflictReport]:

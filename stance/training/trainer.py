@@ -63,9 +63,12 @@ def encode_records(records: Sequence[LabelledRecord], config: StanceConfig, toke
     """A `datasets.Dataset` of tokenized (target, marked text) pairs with label ids."""
     from datasets import Dataset
 
+    from stance.scoring.targeted import gate_for
+
+    gate = gate_for(config)
     firsts, seconds = [], []
     for record in records:
-        first, second, _ = model_inputs(record.text, record.target_for(config), record.span)
+        first, second, _ = model_inputs(record.text, record.target_for(config), gate, record.span)
         firsts.append(first)
         seconds.append(second)
     features = encode_pairs(tokenizer, firsts, seconds, max_length)
