@@ -42,6 +42,7 @@ class SourceRun:
     predictions: list[TargetStance]
     seconds: float
     notes: list[str] = field(default_factory=list)
+    frames: dict[str, Any] | None = None  # frame metrics (paragraph / document level), for a model on gold with frames
 
 
 def predict_with_annotator(annotator: Any, records: Sequence[LabelledRecord], *, progress: bool = True) -> list[TargetStance]:
@@ -180,9 +181,12 @@ def run_source(spec: str, records: Sequence[LabelledRecord], config: StanceConfi
     if RunDir(Path(spec)).is_run():
         predictions, version, notes = predict_from_run(spec, records)
         return SourceRun(spec, "run", version, predictions, time.monotonic() - started, notes)
+    from stance.evaluate_frames import evaluate_frames
+
     annotator = Annotator(config, scorer_for_spec(spec, config))
     predictions = predict_with_annotator(annotator, records, progress=progress)
-    return SourceRun(spec, "model", annotator.model_version, predictions, time.monotonic() - started)
+    frames = evaluate_frames(annotator, records)
+    return SourceRun(spec, "model", annotator.model_version, predictions, time.monotonic() - started, frames=frames)
 
 
 def source_metrics(records: Sequence[LabelledRecord], source: SourceRun, config: StanceConfig) -> dict[str, Any]:
@@ -206,6 +210,7 @@ def source_metrics(records: Sequence[LabelledRecord], source: SourceRun, config:
         "notes": source.notes,
         "overall": classification_metrics(gold, predicted, order, polar),
         "per_target": per_target,
+        "frames": source.frames,
     }
 
 

@@ -109,6 +109,12 @@ def report_markdown(metrics: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(row) + " |")
     if len(targets) > TOP_TARGETS_IN_REPORT:
         lines.append(f"\n{len(targets) - TOP_TARGETS_IN_REPORT} more targets (fewer records each) are in metrics.json.")
+    frame_rows = [(s["spec"], level, m) for s in [model] + ([other] if other else []) for level, m in (s.get("frames") or {}).items()]
+    if frame_rows:
+        lines += ["", "## Frames", "", "| model | level | n | micro-F1 | macro-F1 | frames per item (gold / predicted) |", "|---|---|---|---|---|---|"]
+        for spec, level, m in frame_rows:
+            lines.append(f"| `{spec}` | {level} | {m['n']} | {m['micro_f1']:.3f} | {m['macro_f1']:.3f} |"
+                         f" {m['gold_per_item']:.2f} / {m['predicted_per_item']:.2f} |")
     lines += ["", "## Confusion matrix (rows: gold, columns: predicted)", ""]
     for source in [model] + ([other] if other else []):
         overall = source["overall"]
@@ -213,6 +219,9 @@ def print_evaluation(result: Any) -> None:
         targets.add_row(*row)
     console.print(targets)
     for source in [model] + ([other] if other else []):
+        for level, m in (source.get("frames") or {}).items():
+            console.print(f"{source['spec']}: frames, {level} level ({m['n']}): micro-F1 {m['micro_f1']:.3f}, macro-F1 {m['macro_f1']:.3f},"
+                          f" {m['predicted_per_item']:.2f} frames per item (people: {m['gold_per_item']:.2f})")
         console.print(f"{source['spec']}: version {source['model_version']}, {source['seconds']:.1f} s")
         for note in source["notes"]:
             console.print(f"[yellow]note[/yellow]: {note}")

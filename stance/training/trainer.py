@@ -183,6 +183,10 @@ def fit(
     set_seed(settings.seed)
     if settings.lora_rank:
         model = add_lora(model, settings)
+    else:
+        for parameter in model.parameters():  # a merged adapter loads frozen (inference): every weight trains here
+            parameter.requires_grad_(True)
+    model.train()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     select = len(dev) >= MIN_DEV_FOR_SELECTION
     train_set = encode_records(train, config, tokenizer, label2id, max_length)
