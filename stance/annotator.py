@@ -8,7 +8,9 @@ backend all call, so a paragraph gets the same labels whichever command asks:
 2. the stance scorer scores the rest; each target's label is the label with the highest score
    (ties: the first in config order), scores rounded to 6 digits;
 3. frames come from the scorer itself or from the configured frame scorer
-   (`stance.scoring.factory.build_frame_scorer`); a frame applies at `frames.threshold`.
+   (`stance.scoring.factory.build_frame_scorer`); a frame applies at its threshold (a frame
+   head's calibrated one, else `frames.threshold`), at most `frames.max_labels` per paragraph,
+   the residual frame (`Other`) only when no other applies.
 
 The annotator's `model_version` is the version of everything that produced the labels (see
 `stance.scoring.versions`): the stance model, the frame scorer when it is a separate model, and
@@ -96,6 +98,16 @@ class Annotator:
             return []
         return [s.stance for s in self.scorer.score(list(texts), list(targets), frames=False)]
 
+    def frame_labels(self, scores: dict[str, float]) -> list[str]:
+        """The frames that apply: at or above their threshold (the frame scorer's per-frame ones, else
+        `frames.threshold`), the `frames.max_labels` highest; the residual frame only when none does."""
+        frames = self.config.frames
+        thresholds = getattr(self.frame_scorer, "thresholds", None) or {}
+        residual = {f.name for f in frames.items if f.residual}
+        passing = [n for n, s in scores.items() if n not in residual and s >= thresholds.get(n, frames.threshold)]
+        chosen = set(sorted(passing, key=lambda n: -scores[n])[: frames.max_labels]) or residual
+        return [f.name for f in frames.items if f.name in chosen and f.name in scores]
+
     # -- paragraphs --------------------------------------------------------------------------
 
     def predict(self, paragraphs: Sequence[Paragraph], *, frames: bool = True) -> list[Prediction]:
@@ -117,6 +129,5 @@ class Annotator:
             found = {t.name for t in names}
             stance = {t.name: self.decide(scores.stance.get(t.name), t.name in found) for t in self.config.targets}
             rounded = {k: round(v, SCORE_DIGITS) for k, v in frame_row.items()}
-            labels = [name for name, score in rounded.items() if score >= self.config.frames.threshold]
-            predictions.append(Prediction.for_paragraph(paragraph, stance, rounded, labels, self.model_version))
+            predictions.append(Prediction.for_paragraph(paragraph, stance, rounded, self.frame_labels(rounded), self.model_version))
         return predictions

@@ -128,7 +128,9 @@ class Frame(_Strict):
 
 
 class Frames(_Strict):
-    """Multi-label frames: each frame gets a score in [0, 1]; those at or above `threshold` apply.
+    """Multi-label frames: each frame gets a score in [0, 1]; those at or above `threshold` (or the
+    frame head's calibrated per-frame thresholds) apply, at most `max_labels` of them (the highest
+    scores); the residual frame (`Other`) applies when no other frame does.
 
     `scorer` picks what scores them: `auto` is the stance model itself when it scores frames (the
     NLI and embedding backends), else embedding similarity on `encoder`; `embedding` always the
@@ -137,6 +139,7 @@ class Frames(_Strict):
 
     enabled: bool = True
     threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_labels: int = Field(default=4, ge=1)
     scorer: Literal["auto", "embedding"] = "auto"
     encoder: str = "bundled:all-MiniLM-L6-v2"
     items: tuple[Frame, ...] = ()

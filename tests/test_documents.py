@@ -96,3 +96,20 @@ def test_annotate_writes_documents_that_match_their_paragraphs(seeds_run, defaul
                      for label in default_config.stance_label_names}
             assert result["label"] == max(means, key=means.get)
         assert document["frames"] and set(document["frames"]) <= set(default_config.frame_names)
+
+
+def test_frame_labels_use_per_frame_thresholds_a_cap_and_other_only_alone(default_config):
+    from stance.annotator import Annotator
+
+    class Scorer:
+        model_version, scores_frames = "v", True
+
+    class Head:
+        thresholds = {"Economic": 0.7, "Political": 0.2}
+
+    annotator = Annotator(default_config, Scorer(), frame_scorer=None)
+    many = {f: 0.9 - 0.05 * i for i, f in enumerate(default_config.frame_names)}
+    assert len(annotator.frame_labels(many)) == default_config.frames.max_labels == 4
+    assert annotator.frame_labels({"Economic": 0.1, "Political": 0.2, "Other": 0.8}) == ["Other"]
+    annotator.frame_scorer = Head()
+    assert annotator.frame_labels({"Economic": 0.6, "Political": 0.3, "Other": 0.4}) == ["Political"]  # the head's own thresholds

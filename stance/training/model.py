@@ -170,7 +170,9 @@ class StanceModel:
         from stance.scoring.versions import weights_digest
 
         if self.kind == "lora":
-            return [file_sha256(self.directory / ADAPTER_WEIGHTS)[:16], str(self.info["stance"].get("base_sha256") or self.info["stance"]["base"])]
+            stance = self.info["stance"]
+            base = stance.get("base_weights") or [str(stance.get("base_sha256") or stance["base"])]
+            return [file_sha256(self.directory / ADAPTER_WEIGHTS)[:16], *base]
         return [weights_digest(str(self.directory))]
 
     def load_classifier(self) -> tuple[Any, Any]:
@@ -185,6 +187,16 @@ class StanceModel:
             return (load_pretrained(AutoModelForSequenceClassification, str(self.directory), "fine-tuned model").eval(),
                     load_pretrained(AutoTokenizer, str(self.directory), "tokenizer"))
         base = str(self.info["stance"]["base"])
+        base_dir = resolve_model_dir(base)
+        if base_dir is not None:
+            # an adapter over another trained model (a warm-started adapter): that model, merged, is the frozen base
+            base_model = StanceModel.from_pretrained(base_dir)
+            expected_weights = self.info["stance"].get("base_weights")
+            if expected_weights and base_model.weights_digests() != expected_weights:
+                raise ModelError(f"the adapter in {self.directory} was trained on {base} with other weights than {base_dir} holds now;"
+                                 " expected the exact model it names")
+            model, tokenizer = base_model.load_classifier()
+            return self._apply_adapter(model, base), tokenizer
         expected = self.info["stance"].get("base_sha256")
         weights = Path(resolve_model_source(base)) / "model.safetensors"
         if expected and weights.is_file() and file_sha256(weights) != expected:
@@ -192,14 +204,17 @@ class StanceModel:
                              " expected the exact base it names")
         labels = self.labels
         model = load_pretrained(_Classifier(labels), base, "adapter's base encoder")
+        tokenizer_source = str(self.directory) if (self.directory / "tokenizer.json").is_file() else base
+        return self._apply_adapter(model, base), load_pretrained(AutoTokenizer, tokenizer_source, "tokenizer")
+
+    def _apply_adapter(self, model: Any, base: str) -> Any:
+        """`model` with this directory's LoRA adapter merged in, in eval mode."""
         try:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, str(self.directory)).merge_and_unload()
+            return PeftModel.from_pretrained(model, str(self.directory)).merge_and_unload().eval()
         except (KeyError, OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot apply the adapter in {self.directory} to {base}: {exc}") from None
-        tokenizer_source = str(self.directory) if (self.directory / "tokenizer.json").is_file() else base
-        return model.eval(), load_pretrained(AutoTokenizer, tokenizer_source, "tokenizer")
 
 
 class _Classifier:

@@ -8,8 +8,8 @@ Where training starts (`--base`):
 - an encoder (`bundled:all-MiniLM-L6-v2`, a hub name, a path): a cold start with a new head.
 
 A warm start from an adapter continues from the adapter merged into its base (all weights
-train). `--adapter` trains a LoRA adapter over a frozen encoder instead (how the shipped default
-is made). Stance records train the classifier; frame records train the frame head; a directory
+train). `--adapter` trains a LoRA adapter instead, over a frozen encoder (cold) or over the
+frozen warm model (an adapter on top of it: 2 MB instead of a full copy of the weights). Stance records train the classifier; frame records train the frame head; a directory
 trained on only one of them keeps the other part of the model it started from.
 """
 
@@ -120,9 +120,6 @@ def train_model(
     started = time.monotonic()
     start = resolve_start(settings.base, config, settings.models_dir)  # a missing base fails before the data is read
     data = read_training_files(files, config, conflicts=settings.conflicts)
-    if settings.adapter and start.warm:
-        raise TrainingError(f"--adapter trains a LoRA adapter over a frozen encoder; {start.spec} is a trained model."
-                            " Pass an encoder with --base (e.g. bundled:all-MiniLM-L6-v2), or train without --adapter")
     want_frames = frames and bool(config.frame_names) and len(data.frames) > 0
     if not data.stance and not want_frames:
         raise TrainingError(
@@ -202,12 +199,14 @@ def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, s
     from stance.training.model import ADAPTER_WEIGHTS, save_model_dir
 
     kind = "lora" if settings.adapter else "full"
-    stance: dict[str, Any] = {"kind": kind, "base": start.encoder if kind == "lora" else (start.spec if start.warm else start.encoder)}
+    stance: dict[str, Any] = {"kind": kind, "base": start.spec if start.warm else start.encoder}
     if start.warm:
         assert start.model is not None
         stance["started_from"] = start.spec
         stance["started_from_version"] = start.model.info.get("model_version")
-    if kind == "lora":
+        if kind == "lora":  # an adapter over the warm model: that model (merged, frozen) is its base
+            stance["base_weights"] = start.model.weights_digests()
+    if kind == "lora" and not start.warm:
         from stance.scoring.loading import resolve_model_source
 
         weights = Path(resolve_model_source(str(start.encoder))) / "model.safetensors"
