@@ -1,12 +1,12 @@
 """The HTML report: aggregation functions, agreement numbers against scikit-learn, a run with any
-targets and no dates or sources, the CLI, and the seeds' report in headless Chromium."""
+targets and no dates or sources, and the CLI. Articles, outlets and intervals:
+test_report_outlets.py; reviews: test_report_review.py; the page in Chromium: test_report_browser.py."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +41,6 @@ from stance.report import (
 
 LABELS = ["favorable", "neutral", "unfavorable", "not_mentioned"]
 NM = "not_mentioned"
-CHROMIUM = "/usr/bin/chromium"
 SCRIPT_TEXT = "<script>window.__pwned = 1; document.title = 'pwned';</script><img src=x onerror=\"window.__pwned = 2\">"
 runner = CliRunner()
 
@@ -99,8 +98,10 @@ def test_bin_unit_follows_the_date_range():
     start = dt.date(2024, 1, 1)
     assert choose_bin_unit([start, start + dt.timedelta(days=112)]) == "week"
     assert choose_bin_unit([start, start + dt.timedelta(days=113)]) == "month"
-    assert choose_bin_unit([dt.date(2015, 1, 1), dt.date(2020, 12, 31)]) == "month"  # 72 months
-    assert choose_bin_unit([dt.date(2015, 1, 1), dt.date(2021, 1, 1)]) == "year"
+    assert choose_bin_unit([dt.date(2023, 1, 1), dt.date(2024, 12, 31)]) == "month"  # 24 months
+    assert choose_bin_unit([dt.date(2023, 1, 1), dt.date(2025, 1, 1)]) == "quarter"  # 25 months: bins that hold enough articles
+    assert choose_bin_unit([dt.date(2010, 1, 1), dt.date(2021, 12, 31)]) == "quarter"  # 144 months
+    assert choose_bin_unit([dt.date(2010, 1, 1), dt.date(2022, 1, 1)]) == "year"
     assert choose_bin_unit([]) == "month"
 
 
@@ -110,6 +111,9 @@ def test_bins_keep_empty_periods_and_are_named_readably():
     assert [bin_label(w, "week") for w in weeks] == ["2023-W52", "2024-W01", "2024-W02"]
     months = bin_range(dt.date(2023, 11, 15), dt.date(2024, 2, 2), "month")
     assert [bin_label(m, "month") for m in months] == ["2023-11", "2023-12", "2024-01", "2024-02"]
+    quarters = bin_range(dt.date(2023, 11, 15), dt.date(2025, 1, 2), "quarter")
+    assert quarters[0] == dt.date(2023, 10, 1) and quarters[-1] == dt.date(2025, 1, 1)
+    assert [bin_label(q, "quarter") for q in quarters] == ["2023-Q4", "2024-Q1", "2024-Q2", "2024-Q3", "2024-Q4", "2025-Q1"]
 
 
 def test_stance_over_time_counts_per_bin_and_leaves_out_undated():
@@ -284,12 +288,12 @@ def test_empty_run_and_a_config_whose_targets_the_run_lacks_give_notes_not_crash
     (run / "predictions.jsonl").write_text("", encoding="utf-8")
     assert "predictions.jsonl holds no paragraphs" in build_report(run, None, default_config).read_text(encoding="utf-8")
     # one target dated, another only undated: both share one time axis
-    records = [rec("a", {"China": "favorable"}, date="2024-01-02"), rec("b", {"Russia": "neutral"}, date=None),
-               rec("c", {"China": "neutral", "Russia": "unfavorable"}, date="2024-03-01")]
+    records = [rec("a", {"China": "favorable"}, doc="d1", date="2024-01-02"), rec("b", {"Russia": "neutral"}, doc="d2", date=None),
+               rec("c", {"China": "neutral", "Russia": "unfavorable"}, doc="d3", date="2024-03-01")]
     (run / "predictions.jsonl").write_text(jsonl(records), encoding="utf-8")
     page = build_report(run, None, default_config).read_text(encoding="utf-8")
     assert "Targets in the config but not in these predictions (left out): United States." in page
-    assert "1 of 3 paragraphs have no date" in page
+    assert "1 of 3 articles have no date" in page
     other = load_config(write_config(tmp_path / "o.yaml", "targets:\n  - {name: Mars}\n"))
     page = build_report(run, None, other).read_text(encoding="utf-8")
     assert "No target of the config appears in these predictions." in page
@@ -313,7 +317,7 @@ def test_cli_writes_the_report_and_reports_a_missing_run(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# The seeds' report in a real browser
+# The seeds' run: agreement against scikit-learn
 
 
 @pytest.fixture(scope="module")
@@ -360,122 +364,6 @@ def test_agreement_on_seed_paragraphs_matches_sklearn(seeds_run_dir, tmp_path, d
         assert entry.matrix == confusion_matrix(human, model, labels=entry.labels).tolist()
         assert entry.correction_rate == pytest.approx(1 - accuracy_score(human, model))  # model_label is the run's label here
     assert data.agreement.paragraphs == 6 and data.agreement.frames_compared == 6
-
-
-def _launch(playwright):
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"])
-
-
-def _open(browser, path: Path, width: int, height: int):
-    """Open a report with every request intercepted: only the page itself may load, anything else is aborted and recorded."""
-    page = browser.new_page(viewport={"width": width, "height": height})
-    url = path.resolve().as_uri()
-    requests: list[str] = []
-    problems: list[str] = []
-
-    def route(route):
-        requests.append(route.request.url)
-        if route.request.url == url:
-            route.continue_()
-        else:
-            route.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda message: problems.append(f"console {message.type}: {message.text}") if message.type in ("error", "warning") else None)
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
-    page.goto(url)
-    page.wait_for_load_state("load")
-    return page, url, requests, problems
-
-
-def _assert_offline_and_rendered(page, url, requests, problems, width):
-    assert requests == [url], f"the page requested more than itself: {requests}"
-    assert problems == []
-    refs = page.evaluate(
-        "() => Array.from(document.querySelectorAll('[src],[href],link,script,iframe,object,embed'))"
-        ".map(e => [e.tagName, e.getAttribute('src') || e.getAttribute('href') || ''])"
-    )
-    for tag, ref in refs:
-        assert (tag == "IMG" and ref.startswith("data:image/png;base64,")) or (tag == "A" and ref.startswith("#")), (tag, ref[:80])
-    images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.getBoundingClientRect().width])")
-    assert images and all(complete and natural > 0 and 0 < shown <= width for complete, natural, shown in images), images
-    assert page.evaluate("document.documentElement.scrollWidth") <= width  # no sideways scrolling
-    return images
-
-
-@pytest.mark.model
-@pytest.mark.browser
-def test_seeds_report_in_chromium(seeds_run_dir, tmp_path, default_config, test_output):
-    from playwright.sync_api import sync_playwright
-
-    _hand_annotations(seeds_run_dir, tmp_path / "reviewed.jsonl")
-    result = runner.invoke(app, ["report", str(seeds_run_dir), "--out", str(tmp_path / "seeds.html"), "--annotations", str(tmp_path / "reviewed.jsonl")])
-    assert result.exit_code == 0, result.output
-    data_agreement = collect(seeds_run_dir, None, tmp_path / "reviewed.jsonl").agreement
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        try:
-            for width, height in ((1280, 900), (1366, 768), (1024, 700)):  # the brief's 1280 px, a laptop, a small window
-                page, url, requests, problems = _open(browser, tmp_path / "seeds.html", width, height)
-                images = _assert_offline_and_rendered(page, url, requests, problems, width)
-                if width == 1280:
-                    sections = page.eval_on_selector_all("main > section", "els => els.map(e => [e.id, e.querySelector('h2').innerText])")
-                    assert [s[0] for s in sections] == ["stance", "by-group", "over-time", "frames", "confident", "uncertain", "agreement", "run"]
-                    assert len(images) == 6  # shares, by document, over time, frame bars, frame heat maps, confusion matrices
-                    text = page.inner_text("body")
-                    assert "no sources" in text and "grouped by document" in text  # the seeds have dates but no outlets
-                    assert "calendar months" in text and "2023-09-18 to 2024-09-20" in text
-                    version = json.loads((seeds_run_dir / "run.json").read_text(encoding="utf-8"))["model"]["version"]
-                    assert version in text and "44 paragraphs" in text.replace("\n", " ")
-                    table = page.inner_text("#agreement-table")
-                    for entry in data_agreement.targets:
-                        assert f"{entry.accuracy:.1%}" in table
-                        assert f"{entry.kappa:.3f}" in table
-                    page.screenshot(path=str(test_output / "report-seeds-full.png"), full_page=True)
-                    page.set_viewport_size({"width": 1280, "height": 1500})
-                    page.screenshot(path=str(test_output / "report-seeds.png"))
-                page.close()
-        finally:
-            browser.close()
-    assert (test_output / "report-seeds.png").stat().st_size > 50_000
-
-
-@pytest.mark.model
-@pytest.mark.browser
-def test_script_in_a_paragraph_shows_as_text_and_never_runs(seeds_run_dir, tmp_path, test_output):
-    from playwright.sync_api import sync_playwright
-
-    run = tmp_path / "escaped"
-    shutil.copytree(seeds_run_dir, run)
-    lines = (run / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
-    record = json.loads(lines[0])
-    record["text"] = f"China praised the talks. {SCRIPT_TEXT}"
-    record["title"] = "<script>window.__pwned = 3</script>Title"
-    record["source"] = "<b onmouseover=alert(1)>Outlet</b>"
-    record["stance"]["China"] = {"label": "favorable", "mentioned": True,
-                                 "scores": {"favorable": 0.99, "neutral": 0.005, "unfavorable": 0.005, "not_mentioned": 0.0}}
-    lines[0] = json.dumps(record)
-    (run / "predictions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = build_report(run, None)
-    with sync_playwright() as playwright:
-        browser = _launch(playwright)
-        try:
-            page, url, requests, problems = _open(browser, out, 1280, 900)
-            _assert_offline_and_rendered(page, url, requests, problems, 1280)
-            assert page.evaluate("document.querySelectorAll('script').length") == 0
-            assert page.evaluate("typeof window.__pwned") == "undefined"
-            assert page.title() == "Stance report: escaped"
-            card = page.locator("#confident .card", has_text="China praised the talks").first
-            assert SCRIPT_TEXT in card.inner_text()
-            assert "<script>window.__pwned = 3</script>Title" in card.inner_text()
-            assert "<b onmouseover=alert(1)>Outlet</b>" in card.inner_text()
-            assert page.evaluate("document.querySelectorAll('[onerror],[onmouseover]').length") == 0
-            card.screenshot(path=str(test_output / "report-escaped-card.png"))
-        finally:
-            browser.close()
 
 
 def test_report_module_imports_no_heavy_library_at_import_time():

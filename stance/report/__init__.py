@@ -1,16 +1,24 @@
 """The stance and framing report: one self-contained static HTML page for a run.
 
-`build_report(run_dir, out_path, config, annotations)` reads a run's predictions.jsonl and
-run.json (and, optionally, pulled annotations in the interchange format), computes the page's
-tables and series, draws the plots and writes the page. One module per concern:
+`build_report(run_dir, out_path, config, annotations)` reads a run's predictions.jsonl, run.json
+and documents.jsonl (and, optionally, pulled annotations in the interchange format), computes the
+page's tables, series and intervals, draws the plots, writes the page and, beside it in
+REPORT_files/, every figure's and table's numbers as CSV. One module per concern:
 
 - `data`: reading (through `stance.runs` and `stance.labelled`) and the config a run was made with;
-- `aggregate`: label counts, grouping by source or document, frames, confident and uncertain paragraphs;
-- `timeline`: calendar bins and stance over time;
-- `agreement`: model vs people (`stance.metrics` underneath);
+- `aggregate`: paragraph label counts, grouping, frames, confident and uncertain paragraphs;
+- `per_article`: the run's paragraphs summed per article (the units the bootstrap resamples);
+- `uncertainty`: the bootstrap over articles (numpy, fixed seed and number of resamples);
+- `articles`: the article view from documents.jsonl (per target, by outlet, over time, frames);
+- `outlets`: the outlet x target comparison with tones and differences and their intervals;
+- `timeline`: calendar bins; `trends`: tone over time with intervals and counts per bin;
+- `agreement`: model vs people per target; `review`: per outlet, review rounds per model
+  version, annotators against each other (`stance.metrics` underneath);
+- `highlight`: the mentions of a target in a paragraph (the run's `MentionGate`);
 - `collect`: `ReportData`, everything the page shows, computed once;
 - `plots`: matplotlib figures as inline PNG (matplotlib is imported only when drawing);
-- `render`: the page from the Jinja2 templates in `templates/`.
+- `views`: the values the templates print that a template should not compute;
+- `render`: the page from the Jinja2 templates in `templates/`; `tables`: the CSV files.
 """
 
 from __future__ import annotations
@@ -65,14 +73,19 @@ def build_report(
     """Write the self-contained HTML report of a run to `out_path` (default RUN_DIR/report.html); return its path.
 
     `config=None` uses the config stored in the run's run.json. `annotations` is a JSON Lines file
-    of pulled annotations (interchange format); with it the page shows model vs human agreement.
+    of pulled annotations (interchange format); with it the page shows model vs human agreement,
+    the review rounds and the annotators' disagreements. The CSV files go to REPORT_files/ beside
+    the page (`stance.report.tables.files_dir`).
     """
     from stance.fileio import atomic_writer
     from stance.report.render import render_page
+    from stance.report.tables import files_dir, report_tables, write_tables
 
     data = collect(run_dir, config, annotations, examples=examples, uncertain=uncertain)
     out = Path(out_path) if out_path is not None else data.run_dir / DEFAULT_REPORT_NAME
-    page = render_page(data)
+    folder = files_dir(out)
+    write_tables(folder, report_tables(data).values())
+    page = render_page(data, files=folder.name)
     with atomic_writer(out) as handle:
         handle.write(page)
     return out

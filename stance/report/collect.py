@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from stance.config import StanceConfig
-from stance.records import Prediction
+from stance.records import DocumentSummary, Prediction
 from stance.report.aggregate import (
     Example,
     FrameCooccurrence,
-    Grouping,
     frame_cooccurrence,
     frame_counts,
     frames_by_label,
     frames_in_run,
-    grouping,
     label_colours,
     label_counts,
-    label_counts_by_group,
     labels_in_use,
     least_certain,
     most_confident,
@@ -26,9 +24,36 @@ from stance.report.aggregate import (
     targets_in_run,
 )
 from stance.report.agreement import Agreement, agreement
-from stance.report.data import config_for_run, load_annotations, read_run
-from stance.report.timeline import TimeSeries, choose_bin_unit, parse_date, stance_over_time
+from stance.report.articles import ArticleView, article_view
+from stance.report.data import config_for_run, documents_of, load_annotations, read_reviews, read_run
+from stance.report.highlight import Highlighter
+from stance.report.outlets import OutletComparison, compare_outlets
+from stance.report.per_article import ArticleRow, Polarity, article_rows
+from stance.report.review import (
+    AnnotatorAgreement,
+    GroupAgreement,
+    ReviewRound,
+    agreement_by_outlet,
+    annotators_compared,
+    latest_per_version,
+    review_rounds,
+)
+from stance.report.timeline import bin_range, choose_bin_unit
+from stance.report.trends import Trend, tone_trends
+from stance.report.uncertainty import RESAMPLES, SEED, ArticleBootstrap
 from stance.runs import RunInfo
+
+
+@dataclass
+class Review:
+    """What pulled annotations add: model vs people (per target, per outlet), rounds, annotators."""
+
+    path: Path
+    agreement: Agreement
+    by_outlet: list[GroupAgreement]
+    rounds: list[ReviewRound]
+    unjudged: int  # labels whose pre-label is unknown (no model_label, paragraph not in the run)
+    annotators: AnnotatorAgreement | None
 
 
 @dataclass
@@ -46,22 +71,32 @@ class ReportData:
     stance_labels: list[str]  # `labels` without not_mentioned
     not_mentioned: str
     negative: str
-    colours: dict[str, str]  # label -> #RRGGBB, for the plots and the cards
-    overall: dict[str, dict[str, int]]
-    group: Grouping
-    by_group: dict[str, dict[str, dict[str, int]]]
+    polarity: Polarity
+    colours: dict[str, str]  # label -> #RRGGBB, for the plots, bars and cards
+    overall: dict[str, dict[str, int]]  # paragraphs per target and label
+    documents: list[DocumentSummary]
+    documents_source: str
+    article_rows: list[ArticleRow]
+    articles: ArticleView
+    outlets: OutletComparison | None
     time_unit: str
-    over_time: dict[str, TimeSeries]
-    undated: int
+    bins: list[dt.date]
+    trends: dict[str, Trend]
+    undated: int  # articles without a date
     frames: list[str]
-    frame_totals: dict[str, int]
-    frames_by_target: dict[str, dict[str, tuple[int, dict[str, int]]]]
+    frame_totals: dict[str, int]  # paragraphs per frame
+    frames_by_target: dict[str, dict[str, tuple[int, dict[str, int]]]]  # paragraphs
     cooccurrence: dict[str, list[FrameCooccurrence]]
     confident: dict[str, dict[str, list[Example]]]
     uncertain: dict[str, list[Example]]
-    agreement: Agreement | None
-    annotations_path: Path | None
-    documents: int
+    highlighter: Highlighter
+    review: Review | None
+    resamples: int
+    seed: int
+
+    @property
+    def agreement(self) -> Agreement | None:
+        return self.review.agreement if self.review is not None else None
 
 
 def collect(
@@ -71,6 +106,8 @@ def collect(
     *,
     examples: int = 3,
     uncertain: int = 8,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
 ) -> ReportData:
     """Read a run (and annotations) and compute every table and series of the report."""
     run = read_run(run_dir)
@@ -83,12 +120,16 @@ def collect(
     labels = labels_in_use(records, config)
     nm = config.not_mentioned.name
     stance_labels = [label for label in labels if label != nm]
-    dates = [d for d in (parse_date(r.date) for r in records) if d is not None]
-    unit = choose_bin_unit(dates)
+    polarity = Polarity.of(config)
     frames = frames_in_run(records, config)
     negative = negative_label(config)
-    human = load_annotations(annotations) if annotations is not None else None
-    group = grouping(records)
+    documents, documents_source = documents_of(run.root, records, config)
+    rows = article_rows(records, targets, nm, polarity)
+    bootstrap = ArticleBootstrap([r.doc_id for r in rows], resamples, seed)
+    outlets = compare_outlets(rows, targets, stance_labels, bootstrap)
+    dates = [r.date for r in rows if r.date is not None]
+    unit = choose_bin_unit(dates)
+    bins = bin_range(min(dates), max(dates), unit) if dates else []
     return ReportData(
         run_dir=run.root,
         info=run.info,
@@ -101,20 +142,40 @@ def collect(
         stance_labels=stance_labels,
         not_mentioned=nm,
         negative=negative,
+        polarity=polarity,
         colours=label_colours(config, labels),
         overall=label_counts(records, targets, labels),
-        group=group,
-        by_group=label_counts_by_group(records, targets, labels, group.by),
+        documents=documents,
+        documents_source=documents_source,
+        article_rows=rows,
+        articles=article_view(documents, documents_source, targets, stance_labels, outlets.shown if outlets else [], frames),
+        outlets=outlets,
         time_unit=unit,
-        over_time={t: stance_over_time(records, t, labels, unit, (min(dates), max(dates))) for t in targets} if dates else {},
-        undated=len(records) - len(dates),
+        bins=bins,
+        trends=tone_trends(rows, documents, targets, stance_labels, unit, bins, bootstrap) if bins else {},
+        undated=len(rows) - len(dates),
         frames=frames,
         frame_totals=frame_counts(records, frames),
         frames_by_target={t: frames_by_label(records, t, stance_labels, frames) for t in targets},
         cooccurrence={t: frame_cooccurrence(records, t, negative, frames, nm) for t in targets},
         confident={t: {label: most_confident(records, t, label, examples, nm) for label in stance_labels} for t in targets},
         uncertain={t: least_certain(records, t, uncertain, nm) for t in targets},
-        agreement=agreement(human, records, targets, labels) if human is not None else None,
-        annotations_path=Path(annotations) if annotations is not None else None,
-        documents=len({r.doc_id or r.id for r in records}),
+        highlighter=Highlighter(config, records),
+        review=_review(Path(annotations), records, targets, labels, resamples, seed) if annotations is not None else None,
+        resamples=resamples,
+        seed=seed,
     )
+
+
+def _review(path: Path, records: list[Prediction], targets: list[str], labels: list[str], resamples: int, seed: int) -> Review:
+    latest = load_annotations(path)
+    rounds, unjudged = review_rounds(latest_per_version(read_reviews(path)), records, resamples, seed)
+    return Review(
+        path=path,
+        agreement=agreement(latest, records, targets, labels),
+        by_outlet=agreement_by_outlet(latest, records, targets),
+        rounds=rounds,
+        unjudged=unjudged,
+        annotators=annotators_compared(latest, records, labels),
+    )
+

@@ -1,5 +1,5 @@
-"""What the report reads: a run's predictions and run.json, the config it was made with, and
-pulled annotations. Every file goes through its one owner (`stance.runs`, `stance.labelled`)."""
+"""What the report reads: a run's predictions, run.json and documents.jsonl, the config it was made
+with, and pulled annotations. Every file goes through its one owner (`stance.runs`, `stance.labelled`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stance.config import StanceConfig
-from stance.records import LabelledRecord, Prediction
-from stance.runs import RunDir, RunInfo, read_predictions, read_run_info
+from stance.records import DocumentSummary, LabelledRecord, Prediction
+from stance.runs import RunDir, RunInfo, read_documents, read_predictions, read_run_info
+
+DOCUMENTS_FROM_RUN = "documents.jsonl (written by the run)"
+DOCUMENTS_COMPUTED = ("computed from predictions.jsonl by the same rule (the run has no documents.jsonl; "
+                      "article frames by the share rule, as without a frame head)")
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,17 @@ def read_run(run_dir: str | Path) -> Run:
     run = RunDir.at(run_dir)
     predictions = read_predictions(run.root)
     return Run(run.root, predictions, read_run_info(run))
+
+
+def documents_of(run_dir: str | Path, records: list[Prediction], config: StanceConfig) -> tuple[list[DocumentSummary], str]:
+    """The run's article summaries (documents.jsonl), or, for a run written without one, the same
+    rule applied here to its predictions; and which of the two it is."""
+    from stance.documents import iter_documents, share_rule
+
+    run = RunDir.at(run_dir)
+    if run.documents.is_file():
+        return read_documents(run), DOCUMENTS_FROM_RUN
+    return list(iter_documents(iter(records), config, share_rule(config))), DOCUMENTS_COMPUTED
 
 
 def config_for_run(info: RunInfo | None) -> tuple[StanceConfig, str]:
@@ -50,7 +65,14 @@ def load_annotations(path: str | Path) -> list[LabelledRecord]:
     `updated_at` wins; different annotators are kept as separate comparisons. Labels are not
     checked against a config: a label the config lacks shows up in the comparison.
     """
-    from stance.labelled import latest_per_annotator, read_labelled
+    from stance.labelled import latest_per_annotator
+
+    return latest_per_annotator(read_reviews(path))
+
+
+def read_reviews(path: str | Path) -> list[LabelledRecord]:
+    """Every record of a pulled-annotations file, as written (all rounds, repeated labels included)."""
+    from stance.labelled import read_labelled
 
     records, _ = read_labelled([path], None, what="pulled annotations")
-    return latest_per_annotator(records)
+    return records

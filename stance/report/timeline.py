@@ -1,5 +1,5 @@
-"""Stance over time: calendar bins (ISO weeks, months or years, chosen by the corpus' span) and
-paragraphs per label in each, empty bins kept so that gaps stay visible."""
+"""Stance over time: calendar bins (ISO weeks, months, quarters or years, chosen by the corpus'
+span) and paragraphs per label in each, empty bins kept so that gaps stay visible."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from stance.records import Prediction
 
 WEEKLY_UP_TO_DAYS = 16 * 7  # a corpus spanning up to 16 weeks is binned by week, longer by month
-MONTHLY_UP_TO_MONTHS = 72  # ... and more than 6 years of months by year, so bars stay readable
+MONTHLY_UP_TO_MONTHS = 24  # ... more than two years by quarter, so that bins hold enough articles for an interval
+QUARTERLY_UP_TO_MONTHS = 144  # ... and more than 12 years by year
+UNITS = ("week", "month", "quarter", "year")
 
 
 def parse_date(value: str | None) -> dt.date | None:
@@ -25,7 +27,7 @@ def parse_date(value: str | None) -> dt.date | None:
 
 
 def choose_bin_unit(dates: Iterable[dt.date]) -> str:
-    """"week" for a corpus spanning up to 16 weeks, "month" up to 6 years, else "year"."""
+    """"week" for a corpus spanning up to 16 weeks, "month" up to 2 years, "quarter" up to 12 years, else "year"."""
     dates = list(dates)
     if not dates:
         return "month"
@@ -33,18 +35,22 @@ def choose_bin_unit(dates: Iterable[dt.date]) -> str:
     if (last - first).days <= WEEKLY_UP_TO_DAYS:
         return "week"
     months = (last.year - first.year) * 12 + last.month - first.month + 1
-    return "month" if months <= MONTHLY_UP_TO_MONTHS else "year"
+    if months <= MONTHLY_UP_TO_MONTHS:
+        return "month"
+    return "quarter" if months <= QUARTERLY_UP_TO_MONTHS else "year"
 
 
 def bin_start(day: dt.date, unit: str) -> dt.date:
-    """The first day of the bin holding `day`: Monday of its ISO week, the 1st of its month, or 1 January."""
+    """The first day of the bin holding `day`: Monday of its ISO week, the 1st of its month or quarter, or 1 January."""
     if unit == "week":
         return day - dt.timedelta(days=day.weekday())
     if unit == "month":
         return day.replace(day=1)
+    if unit == "quarter":
+        return day.replace(month=3 * ((day.month - 1) // 3) + 1, day=1)
     if unit == "year":
         return day.replace(month=1, day=1)
-    raise ValueError(f"unknown bin unit {unit!r}; expected week, month or year")
+    raise ValueError(f"unknown bin unit {unit!r}; expected one of {', '.join(UNITS)}")
 
 
 def bin_range(first: dt.date, last: dt.date, unit: str) -> list[dt.date]:
@@ -56,20 +62,24 @@ def bin_range(first: dt.date, last: dt.date, unit: str) -> list[dt.date]:
         bins.append(current)
         if unit == "week":
             current += dt.timedelta(days=7)
-        elif unit == "month":
-            current = dt.date(current.year + current.month // 12, current.month % 12 + 1, 1)
+        elif unit in ("month", "quarter"):
+            step = 1 if unit == "month" else 3
+            month = current.month - 1 + step
+            current = dt.date(current.year + month // 12, month % 12 + 1, 1)
         else:
             current = dt.date(current.year + 1, 1, 1)
     return bins
 
 
 def bin_label(start: dt.date, unit: str) -> str:
-    """How a bin is named on the axis: 2023-W37 (starting Mon 11 Sep), 2023-09, 2023."""
+    """How a bin is named on the axis: 2023-W37 (starting Mon 11 Sep), 2023-09, 2023-Q3, 2023."""
     if unit == "week":
         year, week, _ = start.isocalendar()
         return f"{year}-W{week:02d}"
     if unit == "month":
         return start.strftime("%Y-%m")
+    if unit == "quarter":
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
     return str(start.year)
 
 
