@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Build data/corpus/ from what `stance pull` brought back from the two corpus projects.
 
-    python data/tools/build_corpus.py PULLED_PARAGRAPHS.jsonl PULLED_ARTICLES.jsonl [--adjudicated FILE] --out data/corpus
+    python data/tools/build_corpus.py --paragraphs PULLED.jsonl [MORE ...] --articles PULLED.jsonl [MORE ...] [--adjudicated FILE] --out data/corpus
 
 - Annotators: `annotator-*` labelled every document (primary); `second-*` labelled a sample of
   42 documents again, independently (the agreement sample).
@@ -101,6 +101,18 @@ def corpus_record(r: dict, article: dict, level: str, text: str) -> dict:
     }
 
 
+def deduplicated(records: list[dict]) -> tuple[list[dict], int]:
+    """One record per (item, target, annotator): the latest (a server that fails mid-write can save
+    an annotation twice); returns the records and how many annotations were repeats."""
+    latest: dict[tuple[str, str, str], dict] = {}
+    for r in records:
+        key = (r["id"], r["target"], r["annotator"])
+        if key not in latest or (r.get("updated_at") or "") >= (latest[key].get("updated_at") or ""):
+            latest[key] = r
+    repeats = len({(r["id"], r["annotator"], r.get("annotation_id")) for r in records}) - len({(i, a) for i, _, a in latest})
+    return list(latest.values()), repeats
+
+
 def compact(records: list[dict]) -> list[dict]:
     """Train files keep the text once per paragraph: a frame record per paragraph (no target), then a
     stance record per target it mentions. Every target a paragraph has no stance record for was
@@ -117,8 +129,8 @@ def compact(records: list[dict]) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paragraphs", type=Path)
-    parser.add_argument("articles", type=Path)
+    parser.add_argument("--paragraphs", type=Path, nargs="+", required=True, help="pulled paragraph annotations (every round)")
+    parser.add_argument("--articles", type=Path, nargs="+", required=True, help="pulled article annotations (every round)")
     parser.add_argument("--adjudicated", type=Path, default=None, help="JSON Lines {id, target, label} / {id, frames} from the adjudication")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "corpus")
     args = parser.parse_args(argv)
@@ -127,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(ROOT / "configs" / "corpus.yaml")
     targets, frames = [t.name for t in config.targets], list(config.frame_names)
     sources = articles()
-    paragraphs, whole = load(args.paragraphs), load(args.articles)
+    paragraphs, repeated_p = deduplicated([row for path in args.paragraphs for row in load(path)])
+    whole, repeated_a = deduplicated([row for path in args.articles for row in load(path)])
     adjudicated: dict[tuple[str, str], str] = {}
     adjudicated_frames: dict[str, list[str]] = {}
     if args.adjudicated:
@@ -168,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             }
     report["counts"] = counts
     report["annotators"] = dict(Counter(r["annotator"] for r in paragraphs if r["target"] == targets[0]))
+    report["repeated_annotations_removed"] = {"paragraphs": repeated_p, "articles": repeated_a}
     (args.out / "agreement.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(json.dumps({k: v for k, v in report.items() if k != "counts"}, indent=1)[:3000])
     print(json.dumps({k: {"records": v["records"], "labels": v["labels"]} for k, v in counts.items()}, indent=1))
