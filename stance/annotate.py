@@ -8,10 +8,17 @@ together. A killed run is resumed from the last complete chunk: partial chunks a
 whole, so a resumed run computes exactly the batches an uninterrupted run does and its output
 is identical. A paragraph whose exact text was scored before in the run is copied, not scored
 again (`stance.chunks`).
+
+`--overwrite` never touches a finished run before its replacement is complete: the new run is
+written to OUT/.next-run/ (resumable like any run) and moved over the old files at the end. A
+run written with legacy (position-based) paragraph ids is resumed with content ids: its lines
+are rewritten, not scored again (`stance.idmap`). A full disk stops the run with the complete
+chunks kept; the same command resumes once there is room.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import platform
@@ -26,7 +33,7 @@ from stance.annotator import Annotator, with_document_context
 from stance.chunks import ChunkPlan, DuplicateIndex, chunked, score_plans
 from stance.config import StanceConfig
 from stance.documents import iter_documents, rule_for
-from stance.errors import RunError
+from stance.errors import InputError, RunError
 from stance.fileio import file_sha256
 from stance.ingest import InputDigests, Problem, ProblemLog, ReadOptions, discover_inputs, iter_paragraphs
 from stance.progress import Progress
@@ -38,6 +45,8 @@ from stance.runs import (
     complete_lines,
     iter_predictions,
     read_run_info,
+    replace_run,
+    rewrite_predictions,
     write_csv_and_count,
     write_documents,
     write_run_info,
@@ -106,9 +115,14 @@ def scan_inputs(inputs: Sequence[str | Path], config: StanceConfig, options: Rea
             doc_ids.add(paragraph.doc_id)
             if handle is not None:
                 handle.write(json.dumps(paragraph.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n")
-    except BaseException:
+    except BaseException as exc:
         if handle is not None:
             handle.close()
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL and exc.filename is None:
+            raise RunError(
+                f"no space left in the temporary folder {tempfile.gettempdir()} for the paragraphs of the inputs; free some space"
+                " there (or set TMPDIR to a folder with room) and run the same command again"
+            ) from None
         raise
     described = [
         {"path": str(p), "sha256": digests.sha256.get(str(p)) or file_sha256(p), "bytes": p.stat().st_size} for p in files
@@ -136,27 +150,76 @@ def annotate_corpus(
     replaces the local loop that scores chunks (the Ray engine).
     """
     options = options or ReadOptions()
-    run = RunDir(Path(out_dir))
+    target = RunDir(Path(out_dir))
+    target.check_writable()
     started = time.monotonic()
     scan = scan_inputs(inputs, config, options)
+    run = target
     try:
-        return _annotate(scan, run, config, model, overwrite, options, chunk_size, progress, scorer, chunk_scorer_factory, engine, started)
+        identity = _run_identity(config, model, scan, options)
+        run = _run_to_write(target, identity, overwrite)
+        return _annotate(scan, run, target, identity, config, model, options, chunk_size, progress, scorer, chunk_scorer_factory,
+                         engine, started)
+    except OSError as exc:
+        if exc.errno in _DISK_FULL:
+            raise RunError(_disk_full_message(exc, run, target)) from None
+        raise
     finally:
         scan.close()
 
 
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _disk_full_message(exc: OSError, run: RunDir, target: RunDir) -> str:
+    kept = complete_lines(run.predictions) if run.predictions.is_file() else 0
+    where = f" while writing {exc.filename}" if exc.filename else f" under {run.root}"
+    old = f"; the run in {target.root} is unchanged" if run != target else ""
+    return (
+        f"no space left on the device{where}: {kept} paragraphs are written to {run.predictions} and kept{old}."
+        " Free some space and run the same command again: it resumes where it stopped."
+    )
+
+
+def _run_to_write(target: RunDir, identity: str, overwrite: bool) -> RunDir:
+    """The run directory this command writes: OUT itself, or with `--overwrite` of an existing run
+    OUT/.next-run (kept when it holds this same run, as an interrupted --overwrite leaves it)."""
+    if not overwrite:
+        return target
+    staging = target.next_run()
+    previous = _run_info_or_none(staging)
+    if previous is not None and previous.run_identity == identity and previous.complete:
+        replace_run(target, staging)  # an --overwrite killed while it moved its complete run into place
+        return target
+    if not target.holds_run_files():
+        for name in staging.file_names():  # nothing to protect: an earlier attempt's leftovers go
+            (staging.root / name).unlink(missing_ok=True)
+        if staging.root.is_dir() and not any(staging.root.iterdir()):
+            staging.root.rmdir()
+        return target
+    if staging.holds_run_files() and (previous is None or previous.run_identity != identity):
+        for name in staging.file_names():  # an --overwrite of another run: started again
+            (staging.root / name).unlink(missing_ok=True)
+    return staging
+
+
+def _run_info_or_none(run: RunDir) -> RunInfo | None:
+    try:
+        return read_run_info(run)
+    except InputError:
+        return None
+
+
 def _annotate(
-    scan: InputScan, run: RunDir, config: StanceConfig, model: str | None, overwrite: bool, options: ReadOptions, chunk_size: int,
-    progress: bool, scorer: Scorer | None, chunk_scorer_factory: Callable[[Annotator], ChunkScorer] | None, engine: str, started: float,
+    scan: InputScan, run: RunDir, target: RunDir, identity: str, config: StanceConfig, model: str | None, options: ReadOptions,
+    chunk_size: int, progress: bool, scorer: Scorer | None, chunk_scorer_factory: Callable[[Annotator], ChunkScorer] | None,
+    engine: str, started: float,
 ) -> AnnotateResult:
-    identity = _run_identity(config, model, scan, options)
     keep_lines = 0
-    if overwrite:
-        for name in run.file_names():
-            (run.root / name).unlink(missing_ok=True)
-    elif run.predictions.exists():
-        keep_lines = _resumable_lines(run, identity, chunk_size, scan.paragraphs)
-    run.root.mkdir(parents=True, exist_ok=True)
+    if run.predictions.exists():
+        _check_same_run(run, identity)
+        _upgrade_legacy_ids(run)
+        keep_lines = _resumable_lines(run, chunk_size, scan.paragraphs)
 
     load_started = time.monotonic()
     if scorer is None:
@@ -165,6 +228,7 @@ def _annotate(
         scorer = build_scorer(config, model)
     annotator = Annotator(config, scorer)
     load_seconds = time.monotonic() - load_started
+    run.root.mkdir(parents=True, exist_ok=True)  # only now: a model that cannot load leaves nothing behind
     info = _run_info(config, model, scan, identity, annotator.model_version, options, engine)
     write_run_info(run, info)
 
@@ -211,8 +275,10 @@ def _annotate(
         "paragraphs_per_second": round((scored_now + copied) / scoring_seconds, 3) if scoring_seconds else None,
     }
     write_run_info(run, info)
+    if run != target:
+        replace_run(target, run)
     return AnnotateResult(
-        out_dir=run.root, paragraphs=counts.paragraphs, scored_now=scored_now, resumed_from=keep_lines, copied_duplicates=copied,
+        out_dir=target.root, paragraphs=counts.paragraphs, scored_now=scored_now, resumed_from=keep_lines, copied_duplicates=copied,
         model_version=annotator.model_version, seconds=seconds, scoring_seconds=scoring_seconds, label_counts=counts.labels,
         frame_counts=counts.frames, problems=scan.problems,
     )
@@ -239,17 +305,27 @@ def _run_identity(config: StanceConfig, model: str | None, scan: InputScan, opti
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _resumable_lines(run: RunDir, identity: str, chunk_size: int, total: int) -> int:
-    """How many lines of an existing run can be kept: whole chunks of a run with the same identity."""
-    try:
-        previous = read_run_info(run)
-    except RunError:
-        previous = None
+def _check_same_run(run: RunDir, identity: str) -> None:
+    """Refuse to continue predictions of another run (other inputs, config or model)."""
+    previous = _run_info_or_none(run)
     if previous is None or previous.run_identity != identity:
         raise RunError(
             f"{run.root} already holds predictions from a different run (other inputs, config or model);"
             " expected the same command to resume it. Use --overwrite to start again, or another --out."
         )
+
+
+def _upgrade_legacy_ids(run: RunDir) -> None:
+    """Give the predictions of a run made with legacy paragraph ids their content ids (nothing is scored again)."""
+    from stance.idmap import is_legacy_id, upgrade_predictions
+
+    first = next(iter_predictions(run.predictions, stop_at_partial=True), None)
+    if first is not None and is_legacy_id(first.prediction.id):
+        rewrite_predictions(run, upgrade_predictions(line.prediction for line in iter_predictions(run.predictions, stop_at_partial=True)))
+
+
+def _resumable_lines(run: RunDir, chunk_size: int, total: int) -> int:
+    """How many lines of an existing run of the same identity can be kept: its whole chunks."""
     complete = complete_lines(run.predictions)
     if complete >= total:
         return total

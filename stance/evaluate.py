@@ -83,7 +83,8 @@ def predict_with_annotator(annotator: Any, records: Sequence[LabelledRecord], *,
 
 
 def _gold_contexts(records: Sequence[LabelledRecord], annotator: Any) -> dict[str, frozenset[str]]:
-    """The document context of gold paragraphs whose ids place them in a document (`<doc>:<index>:<hash>`):
+    """The document context of gold paragraphs placed in a document (a legacy `<doc>:<index>:<hash>` id, or a
+    content id with the record's `index`):
     the short forms the earlier gold paragraphs of the same document activate, as annotate would see them
     when every earlier paragraph is in the gold file."""
     from stance.labelled import paragraph_position
@@ -91,7 +92,7 @@ def _gold_contexts(records: Sequence[LabelledRecord], annotator: Any) -> dict[st
 
     placed: dict[str, dict[int, tuple[str, str]]] = {}
     for record in records:
-        position = paragraph_position(record.id)
+        position = paragraph_position(record.id, record.extra.get("index"))
         if position is not None:
             placed.setdefault(position[0], {})[position[1]] = (record.id, record.text)
     contexts: dict[str, frozenset[str]] = {}
@@ -148,14 +149,19 @@ def predict_from_run(run_dir: str | Path, records: Sequence[LabelledRecord]) -> 
         if line.prediction.id in wanted:
             by_id[line.prediction.id] = line.prediction
             versions.add(line.prediction.model_version)
+    predictions, notes = [], []
     missing = [r for r in records if r.id not in by_id]
+    if missing:
+        renamed = _match_other_id_style(run, missing, by_id)
+        if renamed:
+            notes.append(f"{renamed} gold paragraph id(s) of the other id style matched the run's paragraphs by document and text")
+        missing = [r for r in records if r.id not in by_id]
     if missing:
         raise InputError(
             f"{len(missing)} of {len(records)} gold records are not in {run.predictions}, e.g. {missing[0].source}"
             f" id {missing[0].id!r}; expected the run to cover the gold paragraphs (same inputs, same ids),"
             " or evaluate a model instead of a run"
         )
-    predictions, notes = [], []
     changed = 0
     for record in records:
         prediction = by_id[record.id]
@@ -170,6 +176,20 @@ def predict_from_run(run_dir: str | Path, records: Sequence[LabelledRecord]) -> 
     if changed:
         notes.append(f"{changed} gold texts differ from the run's text for the same id")
     return predictions, ", ".join(sorted(versions)), notes
+
+
+def _match_other_id_style(run: RunDir, missing: Sequence[LabelledRecord], by_id: dict[str, Any]) -> int:
+    """Gold records whose ids are of the other style than the run's (legacy `<doc>:<index>:<hash>`
+    vs content ids): filed in `by_id` under their own ids; returns how many."""
+    from stance.idmap import under_run_ids
+
+    lookup = under_run_ids({line.prediction.id: line.prediction.id for line in iter_predictions(run.predictions)}, [r.id for r in missing])
+    wanted = {r.id: lookup[r.id] for r in missing if r.id in lookup}
+    needed = set(wanted.values())
+    found = {line.prediction.id: line.prediction for line in iter_predictions(run.predictions) if line.prediction.id in needed}
+    for gold_id, run_id in wanted.items():
+        by_id[gold_id] = found[run_id]
+    return len(wanted)
 
 
 def run_source(spec: str, records: Sequence[LabelledRecord], config: StanceConfig, *, progress: bool = True) -> SourceRun:

@@ -19,10 +19,9 @@ from typing import IO, Any
 from stance.config import StanceConfig
 from stance.errors import InputError
 from stance.fileio import dumps_line, file_sha256, iter_jsonl
+from stance.idmap import parse_paragraph_id
 from stance.records import LabelledRecord, normalise_text
 
-# `<doc_id>:<index>:<8 hex>`, the paragraph ids that `stance annotate` writes
-_PARAGRAPH_ID = re.compile(r"^(?P<doc>.+):(?P<index>\d+):[0-9a-f]{8}$")
 # NewsMTSC gids: allsides_<article>_<story>_<sentence>_..., polusa_v1_<article>_<-1>_<sentence>_...
 _NEWSMTSC_ID = re.compile(r"^(?:newsmtsc:)?(?P<doc>allsides_\d+_\d+|polusa_v1_\d+_-?\d+)_\d+_")
 
@@ -91,18 +90,30 @@ def is_document_text(text: str, record: dict[str, Any] | None = None) -> bool:
     return _BLANK_LINE.search(text.strip()) is not None
 
 
-def paragraph_position(record_id: str) -> tuple[str, int] | None:
-    """(document, index) of a paragraph id that `stance annotate` wrote (`<doc_id>:<index>:<8 hex>`), else None."""
-    match = _PARAGRAPH_ID.match(record_id)
-    return (match.group("doc"), int(match.group("index"))) if match else None
+def paragraph_position(record_id: str, index: Any = None) -> tuple[str, int] | None:
+    """(document, index) of a paragraph that `stance annotate` named, else None.
+
+    A legacy id (`<doc_id>:<index>:<8 hex>`) holds both; a content id (`<doc_id>:<12 hex>[-n]`)
+    names the document, and the index is the record's own (`index`, as predictions and pulled
+    records carry it): without one, None.
+    """
+    parts = parse_paragraph_id(record_id)
+    if parts is None:
+        return None
+    if parts.legacy:
+        return parts.doc, int(parts.index or 0)
+    return (parts.doc, index) if isinstance(index, int) and not isinstance(index, bool) else None
 
 
 def document_key(record: LabelledRecord) -> str:
     """The document a record belongs to: its `doc_id`, else the document part of its id
-    (`<doc_id>:<index>:<hash>` paragraph ids, NewsMTSC article ids), else the id itself."""
+    (paragraph ids of either style, NewsMTSC article ids), else the id itself."""
     if record.doc_id:
         return record.doc_id
-    match = _PARAGRAPH_ID.match(record.id) or _NEWSMTSC_ID.match(record.id)
+    parts = parse_paragraph_id(record.id)
+    if parts is not None:
+        return parts.doc
+    match = _NEWSMTSC_ID.match(record.id)
     return match.group("doc") if match else record.id
 
 

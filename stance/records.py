@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -35,9 +36,30 @@ def text_hash(text: str) -> str:
     return hashlib.sha1(normalise_text(text).encode("utf-8")).hexdigest()
 
 
-def paragraph_id(doc_id: str, index: int, text: str) -> str:
-    """`<doc_id>:<index>:<8 hex>`: the same text at the same place in a document keeps its id."""
-    return f"{doc_id}:{index}:{text_hash(text)[:8]}"
+ID_DIGEST_CHARS = 12  # hex digits of the text's hash in a paragraph id
+
+
+def paragraph_id(doc_id: str, text: str, occurrence: int = 1) -> str:
+    """`<doc_id>:<12 hex>` (the first 12 hex digits of the SHA-1 of the normalised text), with
+    `-<n>` added for the n-th paragraph of the document that has this text (n >= 2).
+
+    Content-addressed: the id depends on the document and the paragraph's own text only, so
+    paragraphs inserted, deleted or edited elsewhere in the article leave it unchanged.
+    """
+    base = f"{doc_id}:{text_hash(text)[:ID_DIGEST_CHARS]}"
+    return base if occurrence == 1 else f"{base}-{occurrence}"
+
+
+def paragraph_ids(doc_id: str, texts: Iterable[str]) -> list[str]:
+    """The ids of a document's paragraphs, in document order: a text that repeats is numbered by
+    its occurrence (`-2`, `-3`, ...), so every id of the document is unique."""
+    seen: Counter[str] = Counter()
+    ids = []
+    for text in texts:
+        first = paragraph_id(doc_id, text)
+        seen[first] += 1
+        ids.append(first if seen[first] == 1 else f"{first}-{seen[first]}")
+    return ids
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@
   killed run can be resumed from its last complete line;
 - `predictions.csv`: the same, one row per paragraph and target, rewritten atomically at the end;
 - `run.json`: `RunInfo` (status, identity, model, inputs, config, counts, timings), atomic;
-- `labelstudio-push.json`: what the last `stance push` of the run did.
+- `labelstudio-push.json`: what the last `stance push` of the run did;
+- `.next-run/`: while `--overwrite` redoes a run, the new run, moved over the old one's files
+  only once it is complete (`replace_run`).
 
 Nothing else in stance spells these names or parses these files.
 """
@@ -14,6 +16,7 @@ Nothing else in stance spells these names or parses these files.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import os
 from collections import Counter
@@ -23,8 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from stance.config import StanceConfig
-from stance.errors import InputError
-from stance.fileio import atomic_write_json, atomic_writer, dumps_line
+from stance.errors import InputError, RunError
+from stance.fileio import atomic_write_json, atomic_writer, dumps_line, fsync_dir, json_error_at
 from stance.records import DocumentSummary, Prediction
 
 PREDICTIONS = "predictions.jsonl"
@@ -32,6 +35,7 @@ PREDICTIONS_CSV = "predictions.csv"
 RUN_JSON = "run.json"
 PUSH_RECORD = "labelstudio-push.json"
 DOCUMENTS = "documents.jsonl"
+NEXT_RUN = ".next-run"
 
 
 @dataclass(frozen=True)
@@ -71,8 +75,41 @@ class RunDir:
         return self.info.is_file() and self.predictions.is_file()
 
     def file_names(self) -> tuple[str, ...]:
-        """The files annotate writes (and `--overwrite` replaces)."""
-        return (PREDICTIONS, PREDICTIONS_CSV, RUN_JSON, DOCUMENTS)
+        """The files annotate writes (and `--overwrite` replaces), run.json last."""
+        return (PREDICTIONS, PREDICTIONS_CSV, DOCUMENTS, RUN_JSON)
+
+    def holds_run_files(self) -> bool:
+        return any((self.root / name).exists() for name in self.file_names())
+
+    def next_run(self) -> RunDir:
+        """Where `--overwrite` writes the new run until it is complete."""
+        return RunDir(self.root / NEXT_RUN)
+
+    def check_writable(self) -> None:
+        """A clear error, before any work, when the run directory cannot be one (a file is in the way)."""
+        for path in (self.root, *self.root.parents):
+            if path.exists():
+                if not path.is_dir():
+                    where = "" if path == self.root else f" (in the path of --out {self.root})"
+                    raise RunError(f"{path}{where} is a file; expected a directory for the run (predictions.jsonl, run.json, ...)")
+                return
+
+
+def replace_run(run: RunDir, new: RunDir) -> None:
+    """Move the complete run `new` over the run files of `run` (run.json last), then remove `new`.
+
+    Each file is replaced atomically; a replacement killed half way is finished by the next
+    `--overwrite` of the same run (`new` still holds a complete run.json until the end).
+    """
+    for name in run.file_names():
+        source = new.root / name
+        if source.exists():  # else moved before the replacement was interrupted
+            os.replace(source, run.root / name)
+    fsync_dir(run.root)
+    try:
+        new.root.rmdir()
+    except OSError:
+        pass  # something else was put there: left as it is
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -210,11 +247,11 @@ def _predictions_path(path: str | Path) -> Path:
 
 def _loads(raw: bytes, where: str) -> Any:
     try:
-        return json.loads(raw)
+        return json.loads(raw.rstrip(b"\r\n"))
     except UnicodeDecodeError:
         raise InputError(f"{where}: not valid UTF-8; expected a JSON object per line") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not a JSON object (invalid JSON: {exc.msg} at column {exc.colno}); expected a JSON object per line") from None
+        raise InputError(f"{where}: not a JSON object (invalid JSON: {json_error_at(exc)}); expected a JSON object per line") from None
 
 
 class PredictionReader:
@@ -259,20 +296,34 @@ class PredictionAppender:
                     self.kept.append((offset, Prediction.from_json(_loads(raw, where), where)))
                     offset += len(raw)
                 handle.truncate(offset)
-        self._out = path.open("ab")
+        self._out = path.open("ab", buffering=0)
         self.offset = offset
 
     def append(self, predictions: Sequence[Prediction]) -> list[int]:
-        """Write `predictions` and sync them to disk; returns each one's byte offset."""
+        """Write `predictions` and sync them to disk; returns each one's byte offset.
+
+        All or nothing: when the write fails (a full disk) or is interrupted, the file is cut back
+        to where the chunk began, so it ends with the last complete chunk.
+        """
         offsets, lines = [], []
+        start = offset = self.offset
         for prediction in predictions:
             line = dumps_line(prediction.to_json()).encode("utf-8")
-            offsets.append(self.offset)
-            self.offset += len(line)
+            offsets.append(offset)
+            offset += len(line)
             lines.append(line)
-        self._out.write(b"".join(lines))
-        self._out.flush()
-        os.fsync(self._out.fileno())
+        pending = memoryview(b"".join(lines))
+        try:
+            while pending:
+                written = self._out.write(pending)
+                if not written:
+                    raise OSError(errno.EIO, "a write to the file made no progress", str(self.path))
+                pending = pending[written:]
+            os.fsync(self._out.fileno())
+        except BaseException:
+            os.ftruncate(self._out.fileno(), start)
+            raise
+        self.offset = offset
         return offsets
 
     def close(self) -> None:
@@ -283,6 +334,16 @@ class PredictionAppender:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def rewrite_predictions(run: RunDir, predictions: Iterable[Prediction]) -> int:
+    """Replace predictions.jsonl (atomically) with `predictions`; returns how many."""
+    count = 0
+    with atomic_writer(run.predictions, "wb") as handle:
+        for prediction in predictions:
+            handle.write(dumps_line(prediction.to_json()).encode("utf-8"))
+            count += 1
+    return count
 
 
 def complete_lines(path: Path) -> int:

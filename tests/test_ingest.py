@@ -19,7 +19,7 @@ from stance.ingest import (
     sentence_windows,
     split_document,
 )
-from stance.records import Document
+from stance.records import Document, text_hash
 
 
 def paragraphs_of(path: Path, config, options: ReadOptions | None = None, log: ProblemLog | None = None):
@@ -99,11 +99,12 @@ def test_offsets_point_into_the_document(seeds_dir, default_config):
 
 
 def test_ids_are_stable_and_unique(seeds_dir, default_config):
-    first = [p.id for p in paragraphs_of(seeds_dir, default_config)]
+    paragraphs = paragraphs_of(seeds_dir, default_config)
+    first = [p.id for p in paragraphs]
     second = [p.id for p in paragraphs_of(seeds_dir, default_config)]
     assert first == second
     assert len(set(first)) == len(first)
-    assert first[0] == "000_cb57af69ef8ae64e:0:" + first[0].split(":")[2]
+    assert first[0] == "000_cb57af69ef8ae64e:" + text_hash(paragraphs[0].text)[:12]  # <doc_id>:<12 hex of the text's hash>
 
 
 def test_edit_elsewhere_keeps_a_paragraph_id(tmp_path, default_config):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from stance.cli.app import ConfigOption, command, load
+from stance.cli.app import ConfigOption, Terminated, command, load, sigterm_as_interrupt
 
 
 @command("annotate")
@@ -56,10 +56,15 @@ def annotate_command(
         from stance.engine_ray import ray_chunk_scorer_factory
 
         factory = ray_chunk_scorer_factory(cfg, model)
-    result = annotate_corpus(
-        inputs, out, cfg, model=model, overwrite=overwrite, options=options, progress=progress,
-        chunk_scorer_factory=factory, engine=engine, chunk_size=chunk_size,
-    )
+    try:
+        with sigterm_as_interrupt():
+            result = annotate_corpus(
+                inputs, out, cfg, model=model, overwrite=overwrite, options=options, progress=progress,
+                chunk_scorer_factory=factory, engine=engine, chunk_size=chunk_size,
+            )
+    except KeyboardInterrupt as exc:
+        typer.echo("interrupted: run the same command again to resume", err=True)
+        raise typer.Exit(143 if isinstance(exc, Terminated) else 130) from None
     print_annotate_summary(result, cfg)
 
 

@@ -6,8 +6,9 @@ commands only parse arguments, load the config and call the library.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -48,6 +49,22 @@ def command(name: str, on: typer.Typer | None = None) -> Callable[[F], F]:
             except StanceError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from None
+            except OSError as exc:  # a file system failure the library did not foresee: still no traceback
+                from stance.fileio import describe_os_error
+
+                typer.echo(f"error: {describe_os_error(exc)}", err=True)
+                raise typer.Exit(2) from None
+            except KeyboardInterrupt:
+                typer.echo("interrupted", err=True)
+                raise typer.Exit(130) from None
+            except Exception as exc:
+                from stance.fileio import disk_full
+
+                if not disk_full(exc):
+                    raise
+                typer.echo(f"error: {type(exc).__name__}: {exc}: no space left on the device; free some space and run the same command"
+                           " again (finished files are kept)", err=True)
+                raise typer.Exit(2) from None
 
         (on or app).command(name)(wrapper)
         return function
@@ -60,3 +77,28 @@ def load(config: Path | None) -> Any:
     from stance.config import load_config
 
     return load_config(config)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises `Terminated` (in the main thread; elsewhere nothing changes)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+

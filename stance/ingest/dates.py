@@ -24,11 +24,20 @@ _WEEKDAYS = {
 _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 
 def normalise_date(value: str | None) -> str | None:
-    """`YYYY-MM-DD` for an ISO date or timestamp or a dateline such as `September, Friday 20, 2024`;
-    anything else is kept as it is."""
+    """`YYYY-MM-DD` for an ISO date or timestamp, an e-mail/RSS timestamp (`Tue, 02 Jan 2024 10:00:00 GMT`)
+    or a dateline such as `September, Friday 20, 2024`; anything else is kept as it is."""
     if value is None:
         return None
-    return parse_dateline(value) or value
+    return parse_dateline(value) or _rfc2822_date(value) or value
+
+
+def _rfc2822_date(value: str) -> str | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def parse_dateline(text: str) -> str | None:

@@ -1,6 +1,8 @@
 """Splitting a document into paragraphs, and long paragraphs into windows of whole sentences.
 
-Every paragraph keeps its character offsets: `document.text[start:end] == paragraph.text`.
+Every paragraph keeps its character offsets: `document.text[start:end] == paragraph.text`, and
+gets a content-addressed id (`stance.records.paragraph_ids`): the document and its own text, never
+its position.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import re
 
 from stance.config import Ingest
 from stance.ingest.dates import parse_dateline
-from stance.records import Document, Paragraph, paragraph_id
+from stance.records import Document, Paragraph, paragraph_ids
 
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 _LINE = re.compile(r"\n")
@@ -58,29 +60,18 @@ def split_document(doc: Document, ingest: Ingest) -> list[Paragraph]:
         first = text[spans[0][0] : spans[0][1]]
         if len(first) <= _TITLE_MAX_CHARS and "\n" not in first and not first.rstrip().endswith((".", "!", "?")):
             title = first
-    paragraphs: list[Paragraph] = []
+    pieces: list[tuple[int, int, int, int | None]] = []  # (start, end, block, window)
     for start, end, block in spans:
         windows = sentence_windows(text, start, end, ingest.max_chars)
-        for w, (w_start, w_end) in enumerate(windows):
-            index = len(paragraphs)
-            chunk = text[w_start:w_end]
-            paragraphs.append(
-                Paragraph(
-                    id=paragraph_id(doc.id, index, chunk),
-                    doc_id=doc.id,
-                    index=index,
-                    text=chunk,
-                    start=w_start,
-                    end=w_end,
-                    date=date,
-                    title=title,
-                    source=doc.source,
-                    url=doc.url,
-                    block=block,
-                    window=w if len(windows) > 1 else None,
-                )
-            )
-    return paragraphs
+        pieces.extend((w_start, w_end, block, w if len(windows) > 1 else None) for w, (w_start, w_end) in enumerate(windows))
+    ids = paragraph_ids(doc.id, (text[start:end] for start, end, _, _ in pieces))
+    return [
+        Paragraph(
+            id=ids[index], doc_id=doc.id, index=index, text=text[start:end], start=start, end=end, date=date, title=title,
+            source=doc.source, url=doc.url, block=block, window=window,
+        )
+        for index, (start, end, block, window) in enumerate(pieces)
+    ]
 
 
 def _blocks(text: str, start_at: int, split: str) -> list[tuple[int, int]]:

@@ -19,7 +19,8 @@ from typing import Literal
 
 from stance.config import Ingest
 from stance.errors import InputError
-from stance.ingest.dates import normalise_date
+from stance.fileio import json_error_at
+from stance.ingest.dates import normalise_date, parse_dateline
 from stance.ingest.paragraphs import split_document
 from stance.records import Document, Paragraph
 
@@ -217,9 +218,9 @@ def _read_jsonl(path: Path, options: ReadOptions, log: ProblemLog, digests: Inpu
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
-                log.report(Problem(where, f"not valid JSON ({exc.msg} at column {exc.colno}); expected one JSON object per line"))
+                log.report(Problem(where, f"not valid JSON ({json_error_at(exc)}); expected one JSON object per line"))
                 continue
             if not isinstance(record, dict):
                 log.report(Problem(where, f"is a JSON {type(record).__name__}; expected a JSON object with a {options.text_field!r} field"))
@@ -295,11 +296,19 @@ def _document_from_record(
         value = record.get(name)
         return None if value in (None, "") else str(value)
 
+    raw_date = optional(options.date_field)
+    date = normalise_date(raw_date)
+    if raw_date is not None and date == raw_date and parse_dateline(raw_date) is None:
+        log.report(Problem(
+            where, f"field {options.date_field!r} is {raw_date!r}, which is not a date; expected YYYY-MM-DD, a timestamp or a"
+            " dateline such as 'September 20, 2024' (kept as written: the report leaves this article out of its timeline)",
+            level="warning",
+        ))
     return Document(
         id=doc_id,
         text=text,
         title=optional(options.title_field),
-        date=normalise_date(optional(options.date_field)),
+        date=date,
         source=optional(options.source_field),
         url=optional(options.url_field),
         path=where,

@@ -67,7 +67,7 @@ def load_pretrained(loader: Any, name: str, what: str) -> Any:
         raise ModelError(
             f"cannot load the {what} {name!r}: it is not a local directory and the Hugging Face hub did not"
             " provide it (no network, or no such model). Download the model on a machine with network"
-            " (huggingface-cli download NAME --local-dir DIR), copy DIR here and pass its path with --model DIR"
+            " (hf download NAME --local-dir DIR), copy DIR here and pass its path with --model DIR"
             f" or model.name in the config. ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
         ) from None
 
