@@ -253,13 +253,14 @@ def test_markup_in_text_and_target_names_round_trips_unchanged(ls_client, tmp_pa
     index = {t.para_id: t.id for t in ls_client.list_tasks(result.project_id)}
     task = ls_client.get_task(index[records[0]["id"]])
     assert task["data"]["text"] == MARKUP_TEXT and task["data"]["title"] == records[0]["title"]
-    assert task["predictions"][0]["result"] == prediction_result(typed(records[0]), config)
+    assert [r for r in task["predictions"][0]["result"] if r["type"] == "choices"] == prediction_result(typed(records[0]), config)
+    assert [r["value"]["text"] for r in task["predictions"][0]["result"] if r["type"] == "labels"] == ["AT&T"]  # its mention, marked
     name = control_names(config)[MARKUP_TARGET]
     result_items = [
         {"from_name": name, "to_name": "text", "type": "choices", "value": {"choices": ["favorable"]}},
         {"from_name": "frames", "to_name": "text", "type": "choices", "value": {"choices": config.frame_names}},
     ]
-    ls_client.create_annotation(index[records[0]["id"]], result_items)
+    ls_client.create_annotation(index[records[0]["id"]], result_items, parent_prediction=task["predictions"][0]["id"])
     pulled = pull_project(config, ls_client, title, tmp_path / "markup.jsonl")
     [line] = [json.loads(x) for x in (tmp_path / "markup.jsonl").read_text(encoding="utf-8").splitlines()]
     assert line["text"] == MARKUP_TEXT and line["target"] == MARKUP_TARGET and line["label"] == "favorable"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from stance.cli import app
 from stance.config import load_config
 from stance.errors import LabelStudioAuthError, LabelStudioError, LabelStudioUnreachableError
-from stance.labelstudio.pull import pull_project, summary_path_for
+from stance.labelstudio.pull import format_pull_summary, pull_project, summary_path_for
 from stance.labelstudio.push import push_run
 from stance.labelstudio.server import free_port
 from stance.labelstudio.tasks import prediction_result, review_score, task_for
@@ -51,8 +51,12 @@ def test_push_creates_one_task_per_paragraph_with_its_prediction_and_data(ls_cli
         [prediction] = task["predictions"]
         assert prediction["model_version"] == record["model_version"]
         assert prediction["score"] == pytest.approx(review_score(typed(record)), abs=1e-4)
-        assert prediction["result"] == prediction_result(typed(record), default_config)
-        assert [r["value"]["choices"][0] for r in prediction["result"][:3]] == [record["stance"][t.name]["label"] for t in default_config.targets]
+        choices = [r for r in prediction["result"] if r["type"] == "choices"]
+        assert choices == prediction_result(typed(record), default_config)
+        assert [r["value"]["choices"][0] for r in choices[:3]] == [record["stance"][t.name]["label"] for t in default_config.targets]
+        marks = [r for r in prediction["result"] if r["type"] == "labels"]  # the mentions the screen marks, one region each
+        assert all(record["text"][m["value"]["start"]:m["value"]["end"]] == m["value"]["text"] for m in marks if record["text"].isascii())
+        assert {m["value"]["labels"][0] for m in marks} == {t for t, s in record["stance"].items() if s["mentioned"]}
 
 
 def test_pushing_again_and_after_an_interruption_keeps_one_task_per_paragraph(ls_client, ls_seeds_run, default_config):
@@ -84,31 +88,6 @@ def test_pushing_again_and_after_an_interruption_keeps_one_task_per_paragraph(ls
     ls_client.import_tasks(project_id, [task_for(typed(records[0]), default_config, None, None)])
     cleaned = push_run(ls_seeds_run, default_config, ls_client, title, progress=False)
     assert cleaned.duplicates_removed == 1 and cleaned.tasks_in_project == len(records)
-
-
-def test_a_newer_model_version_adds_predictions_to_the_existing_tasks(ls_client, ls_seeds_run, default_config, tmp_path):
-    records = read_predictions(ls_seeds_run)
-    title = unique_title("versions")
-    first = push_run(ls_seeds_run, default_config, ls_client, title, progress=False)
-    newer = []
-    for i, record in enumerate(records):
-        record = json.loads(json.dumps(record))
-        record["model_version"] = "finetuned:test:2"
-        if i % 3 == 0:
-            record["stance"]["China"]["label"] = "favorable"
-        newer.append(record)
-    run2 = write_run(tmp_path / "run2", newer)
-    second = push_run(run2, default_config, ls_client, title, progress=False)
-    assert (second.new_tasks, second.predictions_added, second.tasks_in_project) == (0, len(records), len(records))
-    assert ls_client.get_project(first.project_id)["model_version"] == "finetuned:test:2"
-    index = tasks_by_paragraph(ls_client, first.project_id)
-    task = ls_client.get_task(index[newer[0]["id"]][0])
-    versions = sorted(p["model_version"] for p in task["predictions"])
-    assert versions == sorted([records[0]["model_version"], "finetuned:test:2"])
-    newest = next(p for p in task["predictions"] if p["model_version"] == "finetuned:test:2")
-    assert newest["result"][0]["value"]["choices"] == ["favorable"]
-    third = push_run(run2, default_config, ls_client, title, progress=False)
-    assert (third.new_tasks, third.predictions_added) == (0, 0)
 
 
 def test_limit_sends_the_least_certain_paragraphs_first(ls_client, ls_seeds_run, default_config):
@@ -154,7 +133,9 @@ def test_corrections_made_through_the_api_come_back_exactly(ls_client, ls_seeds_
 
     def annotate(record, changes, frames=None, completed_by=None, person=admin):
         task_id = index[record["id"]][0]
-        ls_client.create_annotation(task_id, _annotation_from(record, default_config, changes, frames), completed_by=completed_by, lead_time=4.2)
+        [prediction] = ls_client.get_task(task_id)["predictions"]  # the form opens with it, as in the labeling UI
+        ls_client.create_annotation(task_id, _annotation_from(record, default_config, changes, frames), completed_by=completed_by,
+                                    lead_time=4.2, parent_prediction=prediction["id"])
         chosen_frames = frames if frames is not None else record["frame_labels"]
         chosen_frames = tuple(chosen_frames) if chosen_frames else None  # no frame chosen: no frames item at all
         for target in default_config.targets:
@@ -173,10 +154,17 @@ def test_corrections_made_through_the_api_come_back_exactly(ls_client, ls_seeds_
     skipped = records[13]
     ls_client.create_annotation(index[skipped["id"]][0], [], was_cancelled=True)
     bad = records[14]
-    ls_client.create_annotation(index[bad["id"]][0], _annotation_from(bad, default_config, {"China": "maybe"}))
+    bad_prediction = ls_client.get_task(index[bad["id"]][0])["predictions"][0]["id"]
+    ls_client.create_annotation(index[bad["id"]][0], _annotation_from(bad, default_config, {"China": "maybe"}), parent_prediction=bad_prediction)
     for target in ("Russia", "United States"):  # the rest of that annotation is still good
         label = bad["stance"][target]["label"]
         expected.add((bad["id"], target, label, admin, tuple(bad["frame_labels"]) or None, label, bad["model_version"]))
+    # a label made on a blank form (no prediction shown): no model label, and not a correction, however it differs
+    blank = records[15]
+    ls_client.create_annotation(index[blank["id"]][0], _annotation_from(blank, default_config, {"China": other[blank["stance"]["China"]["label"]]}))
+    for target in default_config.targets:
+        label = other[blank["stance"]["China"]["label"]] if target.name == "China" else blank["stance"][target.name]["label"]
+        expected.add((blank["id"], target.name, label, admin, tuple(blank["frame_labels"]) or None, None, None))
 
     out = tmp_path / "reviewed.jsonl"
     pulled = pull_project(default_config, ls_client, title, out)
@@ -191,9 +179,10 @@ def test_corrections_made_through_the_api_come_back_exactly(ls_client, ls_seeds_
     assert sorted(pulled.annotators) == sorted([admin, second])
 
     china = pulled.per_target["China"]
-    changed = sum(1 for key in expected if key[1] == "China" and key[2] != key[5])
-    compared = sum(1 for key in expected if key[1] == "China")
-    assert china["correction_rate"] == pytest.approx(changed / compared, abs=1e-4)
+    changed = sum(1 for key in expected if key[1] == "China" and key[5] is not None and key[2] != key[5])
+    compared = sum(1 for key in expected if key[1] == "China" and key[5] is not None)
+    assert china["correction_rate"] == pytest.approx(changed / compared, abs=1e-4) and china["blank_form"] == 1
+    assert pulled.from_prediction == pulled.annotations - 1
     from sklearn.metrics import cohen_kappa_score
 
     pairs = {}
@@ -204,6 +193,12 @@ def test_corrections_made_through_the_api_come_back_exactly(ls_client, ls_seeds_
     assert china["paragraphs_with_several_annotators"] == len(both) == 6
     assert china["cohen_kappa"] == pytest.approx(cohen_kappa_score([a for a, _ in both], [b for _, b in both]), abs=1e-3)
     assert china["krippendorff_alpha"] is not None
+
+    # who said what, wherever two people disagree: here only records[1] on China (the others agreed)
+    china1 = records[1]["stance"]["China"]["label"]
+    assert [(d["id"], d["target"], d["labels"], d["decided"]) for d in pulled.disagreements] == [
+        (records[1]["id"], "China", {admin: china1, second: other[china1]}, None)]
+    assert f"China | {records[1]['id']} | " in format_pull_summary(pulled)
 
     summary = json.loads(summary_path_for(out).read_text(encoding="utf-8"))
     assert summary["records"] == len(expected) and summary["per_target"]["China"]["corrected"] == changed

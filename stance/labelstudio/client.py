@@ -30,6 +30,7 @@ import tenacity
 
 from stance.config import LabelStudioSettings
 from stance.errors import LabelStudioError, UncertainWriteError
+from stance.labelstudio.client_admin import AdminCalls
 from stance.labelstudio.credentials import Credentials, resolve_credentials
 from stance.labelstudio.failures import describe_failure
 from stance.labelstudio.tasks import PARA_ID, iter_json_array
@@ -57,7 +58,7 @@ class TaskRef:
     model_versions: frozenset[str] = frozenset()  # of its predictions (split at commas by Label Studio)
 
 
-class LabelStudioClient:
+class LabelStudioClient(AdminCalls):
     """Label Studio over HTTP, with retries, clear errors and no key in any message."""
 
     def __init__(
@@ -188,10 +189,19 @@ class LabelStudioClient:
                 )
         return refs
 
+    def task_data(self, project_id: int, task_ids: set[int]) -> list[tuple[int, dict[str, Any]]]:
+        """(task id, task data) of the given tasks, in id order (one pass over the project's pages)."""
+        found: list[tuple[int, dict[str, Any]]] = []
+        for page in self._pages(
+            f"reading the tasks of project {project_id}",
+            lambda c, n: c.tasks.list(project=project_id, page=n, page_size=PAGE_SIZE, fields="all", include="id,data"),
+        ):
+            found += [(int(t.id), dict(t.data or {})) for t in page if int(t.id) in task_ids]
+        return sorted(found, key=lambda item: item[0])
+
     def list_prediction_versions(self, project_id: int) -> list[tuple[int, str]]:
         """(task id, model_version) of every prediction in the project."""
-        predictions = self._call(f"listing the predictions of project {project_id}", lambda c: c.predictions.list(project=project_id))
-        return [(int(p.task), p.model_version or "") for p in predictions]
+        return [(task, version) for _, task, version in self.list_predictions(project_id)]
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         """One task with its predictions and annotations, as plain JSON."""
@@ -297,56 +307,36 @@ class LabelStudioClient:
             if "HTTP 404" not in str(exc):
                 raise
 
-    def create_annotation(self, task_id: int, result: list[dict[str, Any]], *, completed_by: int | None = None, was_cancelled: bool = False, lead_time: float | None = None) -> int:
-        """Save an annotation as the labeling UI does (tests and scripted reviews). Not idempotent."""
-        extra: dict[str, Any] = {}
-        if completed_by is not None:
-            extra["completed_by"] = completed_by
-        if lead_time is not None:
-            extra["lead_time"] = lead_time
-        annotation = self._call(
-            f"annotating task {task_id}",
-            lambda c: c.annotations.create(id=task_id, result=result, was_cancelled=was_cancelled, **extra),
-            write=True,
-        )
-        return int(annotation.id)
+    def delete_tasks(self, project_id: int, task_ids: Sequence[int]) -> None:
+        """Delete tasks in one request (the Data Manager's "Delete tasks"); ids already gone are no error,
+        so a repeat is harmless and it is retried like a read."""
+        if task_ids:
+            self._call(
+                f"deleting {len(task_ids)} task(s) of project {project_id}",
+                lambda c: c.actions.create(id="delete_tasks", project=project_id, selected_items={"all": False, "included": list(task_ids)},
+                                           request_options={"timeout_in_seconds": self.timeout}),
+            )
 
-    def annotations_from_predictions(self, project_id: int, model_version: str, task_ids: Sequence[int] | None = None) -> None:
-        """Accept predictions as annotations, as the Data Manager action "Create Annotations From Predictions" does
-        (all tasks, or `task_ids`). Not idempotent: a task gets one more annotation each time."""
-        selected: dict[str, Any] = {"all": True, "excluded": []} if task_ids is None else {"all": False, "included": list(task_ids)}
-        self._call(
-            f"accepting the predictions of {model_version} in project {project_id}",
-            lambda c: c.actions.create(
-                id="predictions_to_annotations", project=project_id, selected_items=selected,
-                request_options={"additional_body_parameters": {"model_version": model_version}, "timeout_in_seconds": self.timeout},
-            ),
-            write=True,
-        )
-
-    def create_user(self, email: str, password: str) -> int:
-        """A user of the organization (an extra annotator in tests)."""
-        user = self._call(f"creating user {email}", lambda c: c.users.create(email=email, password=password, username=email.split("@")[0]), write=True)
-        return int(user.id)
-
-    def users(self) -> dict[int, str]:
-        """User id -> email."""
-        return {int(u.id): u.email or str(u.id) for u in self._call("listing users", lambda c: c.users.list())}
-
-    def create_personal_access_token(self) -> str:
-        """A personal access token (a JWT refresh token) for the key's user, as Account & Settings makes one.
-
-        Label Studio allows one live token per user: an existing one is revoked first.
-        """
-        what = "creating a personal access token"
+    def delete_project(self, project_id: int) -> None:
+        """Delete a project (push deletes only an empty one it created itself and lost a race with)."""
         try:
-            return str(self._call(what, lambda c: c.tokens.create(), write=True).token)
+            self._call(f"deleting project {project_id}", lambda c: c.projects.delete(id=project_id))
         except LabelStudioError as exc:
-            if "HTTP 409" not in str(exc):
+            if "HTTP 404" not in str(exc):
                 raise
-        for existing in self._call("listing personal access tokens", lambda c: c.tokens.list()):
-            self._call("revoking a personal access token", lambda c, t=existing.token: c.tokens.blacklist(refresh=t))
-        return str(self._call(what, lambda c: c.tokens.create(), write=True).token)
+
+    def list_predictions(self, project_id: int) -> list[tuple[int, int, str]]:
+        """(prediction id, task id, model_version) of every prediction in the project."""
+        predictions = self._call(f"listing the predictions of project {project_id}", lambda c: c.predictions.list(project=project_id))
+        return [(int(p.id), int(p.task), p.model_version or "") for p in predictions]
+
+    def delete_prediction(self, prediction_id: int) -> None:
+        """Delete a prediction (a second delete of the same one is not an error)."""
+        try:
+            self._call(f"deleting prediction {prediction_id}", lambda c: c.predictions.delete(id=prediction_id))
+        except LabelStudioError as exc:
+            if "HTTP 404" not in str(exc):
+                raise
 
 
 def server_is_up(url: str, timeout: float) -> bool:
@@ -383,4 +373,5 @@ def _project_dict(project: Any) -> dict[str, Any]:
         "task_number": getattr(project, "task_number", None),
         "sampling": getattr(project, "sampling", None),
         "show_collab_predictions": getattr(project, "show_collab_predictions", None),
+        "expert_instruction": getattr(project, "expert_instruction", None) or "",
     }

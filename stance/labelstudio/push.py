@@ -1,134 +1,51 @@
-"""Push a run's predictions to Label Studio as pre-selected choices; safe to repeat.
+"""Push a run's predictions to Label Studio as pre-selected choices; safe to repeat, and to run at once.
 
 Push is idempotent by paragraph id. Label Studio never deduplicates an import, so push first
 reads which paragraph ids the project holds, imports only the others, and adds a prediction of
 a new model_version to the existing task instead of creating a second task. A write whose
 outcome is unknown (timeout, reset, 5xx) is followed by a fresh look at the project before the
-rest is sent again (`LabelStudioClient.retry_uncertain_write`), and every push ends by checking
-that each paragraph is one task (removing an extra, never-annotated copy that a late,
-lost-looking import may still have created). So a push that was interrupted anywhere and run
-again ends with every paragraph exactly once.
+rest is sent again (`LabelStudioClient.retry_uncertain_write`), and every push ends by
+converging (`stance.labelstudio.converge`): one project per title, one task per paragraph, one
+prediction per task and version, by rules on which any number of pushes running at the same time
+agree. So a push that was interrupted anywhere and run again, or two people pushing the same run
+into the same project at once, end with every paragraph exactly once.
+
+Which version the project shows is `stance.labelstudio.versions`' rule: set by the first push,
+changed only by `use_version`; a push of another version adds its predictions to the existing
+tasks and holds back its new paragraphs (they would open blank). Every push reports it.
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stance.config import StanceConfig
-from stance.errors import InputError, LabelStudioError
-from stance.labelstudio.client import LabelStudioClient, TaskRef
-from stance.labelstudio.tasks import check_prediction, prediction_for, review_score, task_for
-from stance.labelstudio.xml import checked_labeling_config, config_differences
+from stance.errors import LabelStudioError
+from stance.idmap import under_run_ids
+from stance.labelstudio.client import LabelStudioClient
+from stance.labelstudio.converge import (
+    PendingPrediction,
+    add_predictions_once,
+    remove_duplicate_predictions,
+    remove_duplicate_tasks,
+    settle_project,
+    survivor,
+    tasks_by_paragraph,
+    versions_by_task,
+)
+from stance.labelstudio.run_index import ORDERS, RunEntry, RunIndex, index_run, order_records
+from stance.labelstudio.screen import instructions_html
+from stance.labelstudio.versions import live_titles, report_for
+from stance.labelstudio.xml import MENTIONS_NAME, checked_labeling_config, config_differences, has_control
 from stance.progress import Progress
-from stance.records import Prediction
-from stance.runs import PredictionReader, RunDir, iter_predictions, read_run_info, write_push_record
+from stance.runs import RunDir, write_push_record
 
-ORDERS: tuple[str, ...] = ("uncertainty", "random", "document")
-
-
-def order_records(records: Sequence[Any], order: str, seed: int = 0, key: Callable[[Any], float] = review_score) -> list[Any]:
-    """`uncertainty`: least confident first (by `key`); `random`: a fixed shuffle (by seed); `document`: file order."""
-    if order == "document":
-        return list(records)
-    if order == "random":
-        shuffled = list(records)
-        random.Random(seed).shuffle(shuffled)
-        return shuffled
-    if order == "uncertainty":
-        return sorted(records, key=key)  # stable: ties keep file order
-    raise LabelStudioError(f"unknown order {order!r}; expected one of {', '.join(ORDERS)}")
-
-
-# -- the run ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RunEntry:
-    """One usable prediction of a run: what ordering and matching need, and where the rest is."""
-
-    id: str
-    model_version: str
-    score: float  # review_score
-    offset: int  # byte offset of its line in predictions.jsonl
-
-
-@dataclass
-class RunIndex:
-    """The usable predictions of a run, in file order, read from the file only when a task is built.
-
-    Memory stays small for large runs: only ids, versions, scores and byte offsets are held.
-    """
-
-    run: RunDir
-    entries: list[RunEntry]
-    problems: list[str]
-    neighbours: dict[str, tuple[int | None, int | None]]  # id -> offsets of the previous and next paragraph
-    complete: bool
-    reader: PredictionReader
-
-    def prediction(self, entry: RunEntry) -> Prediction:
-        return self.reader.at(entry.offset)
-
-    def task(self, entry: RunEntry, config: StanceConfig) -> dict[str, Any]:
-        """The Label Studio task of an entry, with its neighbouring paragraphs as context."""
-        before, after = self.neighbours.get(entry.id, (None, None))
-        return task_for(
-            self.prediction(entry), config,
-            self.reader.at(before).text if before is not None else None,
-            self.reader.at(after).text if after is not None else None,
-        )
-
-
-def index_run(run: str | Path, config: StanceConfig) -> RunIndex:
-    """Index RUN/predictions.jsonl (or that file itself), checking every prediction against the config.
-
-    A line that is not a prediction, or whose labels the config does not define, is reported
-    (file, line, paragraph, what is wrong) and left out; the rest is pushed.
-    """
-    path = Path(run)
-    predictions = path if path.is_file() else RunDir(path).predictions
-    run_dir = RunDir(predictions.parent)
-    entries: list[RunEntry] = []
-    problems: list[str] = []
-    by_doc: dict[str, list[tuple[int, str, int]]] = defaultdict(list)
-    seen: set[str] = set()
-    versions: dict[str, str] = {}  # one string object per version, however many paragraphs carry it
-    for line in iter_predictions(predictions, on_bad_line=lambda message: problems.append(f"{message}; skipped")):
-        prediction = line.prediction
-        issues = check_prediction(prediction, config)
-        if not issues and not prediction.model_version:
-            issues.append("field 'model_version' is missing")
-        if not issues and prediction.id in seen:
-            issues.append(f"paragraph id {prediction.id!r} appears twice; the first one is pushed")
-        if issues:
-            problems.append(f"{predictions}:{line.line_no} (paragraph {prediction.id!r}): {'; '.join(issues)}; skipped")
-            continue
-        seen.add(prediction.id)
-        version = versions.setdefault(prediction.model_version, prediction.model_version)
-        entries.append(RunEntry(prediction.id, version, review_score(prediction), line.offset))
-        by_doc[str(prediction.doc_id)].append((prediction.index or 0, prediction.id, line.offset))
-    neighbours: dict[str, tuple[int | None, int | None]] = {}
-    for paragraphs in by_doc.values():
-        paragraphs.sort()
-        for i, (_, pid, _) in enumerate(paragraphs):
-            before = paragraphs[i - 1][2] if i > 0 else None
-            after = paragraphs[i + 1][2] if i + 1 < len(paragraphs) else None
-            neighbours[pid] = (before, after)
-    try:
-        info = read_run_info(run_dir)
-        complete = info is None or info.complete  # a bare predictions file counts as complete
-    except (InputError, OSError):
-        complete = False  # a damaged run.json: push what is there, with a note
-    return RunIndex(run_dir, entries, problems, neighbours, complete, PredictionReader(predictions))
-
-
-# -- push ---------------------------------------------------------------------------------------
+__all__ = ["ORDERS", "PushResult", "format_push_summary", "order_records", "push_run"]
 
 
 @dataclass
@@ -151,6 +68,11 @@ class PushResult:
     seconds: float
     retries: int
     notes: list[str] = field(default_factory=list)
+    shown_before: str = ""  # the version the project showed before the push
+    shown_version: str = ""  # ... and after it
+    held_back: int = 0  # new paragraphs not sent: their version is not the one the project shows
+    duplicate_predictions_removed: int = 0
+    version_lines: list[str] = field(default_factory=list)
 
 
 def push_run(
@@ -201,43 +123,58 @@ def _push(
     xml = checked_labeling_config(config)
 
     client.whoami()  # a clear error for a wrong URL or key before anything else
-    project, created = _ensure_project(client, project_title, xml, model_version)
+    project, created = _ensure_project(client, project_title, xml, model_version, instructions_html(config))
     pid = project["id"]
+    marks = has_control(project["label_config"], MENTIONS_NAME)
     if not created and project["label_config"].strip() != xml.strip():
-        notes.append("the project's layout differs from the generated one (the labels match): left as it is")
+        notes.append("the project's layout differs from the generated one (the labels match): left as it is; paste"
+                      " `stance labelstudio config` into Settings > Labeling Interface for the current screen")
+    if not created and not project.get("expert_instruction"):
+        client.update_project(pid, expert_instruction=instructions_html(config), show_instruction=True)
 
     tasks = client.list_tasks(pid)
-    present = _tasks_by_paragraph(tasks)
-    has_version = _model_versions(client, pid, tasks, versions)
+    present = under_run_ids(tasks_by_paragraph(tasks), [e.id for e in entries])  # a task of a legacy id is its paragraph's (stance.idmap)
+    have = versions_by_task(client, pid, tasks, versions)
+    live = live_titles(client, pid)
+    shown = "" if created else project["model_version"]  # a project created just now showed nothing before
+    carried = shown in live or any(shown in found for found in have.values())
+    sets_version = not shown or not carried  # the project shows nothing yet: this push's version becomes the shown one
     new = order_records([e for e in entries if e.id not in present], order, seed, key=lambda e: e.score)
+    held_back = 0
+    if not sets_version and shown not in live:
+        held_back = sum(1 for e in new if e.model_version != shown)
+        new = [e for e in new if e.model_version == shown]  # a task without the shown version would open blank
     left_for_later = 0
     if limit is not None and len(new) > limit:
         left_for_later = len(new) - limit
         new = new[:limit]
-    needing_prediction = [
-        (present[e.id][0], e) for e in entries if e.id in present and e.model_version not in has_version.get(present[e.id][0], set())
-    ]
+    needing_prediction = []
+    for entry in entries:
+        if entry.id in present:
+            task = survivor(present[entry.id])
+            if entry.model_version not in have.get(task.id, set()):
+                needing_prediction.append(PendingPrediction(task.id, entry.model_version, _builder(index, entry, config, marks)))
 
     new_tasks = predictions_added = 0
     with Progress(len(new) + len(needing_prediction), "push", unit="tasks", enabled=progress) as bar:
         for batch_no, batch in enumerate(_batches(new, batch_size)):
-            new_tasks += _import_tasks_once(client, pid, batch, index, config)
+            new_tasks += _import_tasks_once(client, pid, batch, index, config, marks)
             bar.advance(len(batch))
             if on_batch is not None:
                 on_batch(batch_no)
-        for batch in _batches(needing_prediction, batch_size):
-            predictions_added += _import_predictions_once(client, pid, batch, index, config)
-            bar.advance(len(batch))
+        for pending in _batches(needing_prediction, batch_size):
+            predictions_added += add_predictions_once(client, pid, pending)
+            bar.advance(len(pending))
 
     already_present = sum(1 for e in entries if e.id in present)
     # Label Studio refuses a project model_version that no prediction carries: set it only when one does
-    version_in_project = bool(new or needing_prediction or already_present)
-    if model_version and version_in_project and client.get_project(pid)["model_version"] != model_version:
-        client.update_project(pid, model_version=model_version)  # annotators now see this version pre-selected
+    if sets_version and model_version and (new or needing_prediction or already_present) and model_version != project["model_version"]:
+        client.update_project(pid, model_version=model_version)
 
     # nothing written and no copies seen: the listing from the start is still the project's state
-    unchanged = not (new or needing_prediction) and all(len(ids) == 1 for ids in present.values())
-    duplicates_removed, final = _remove_duplicates(client, pid, notes, tasks if unchanged else None)
+    unchanged = not (new or needing_prediction) and all(len(copies) == 1 for copies in present.values())
+    duplicates_removed, final = remove_duplicate_tasks(client, pid, notes, tasks if unchanged else None)
+    duplicate_predictions = remove_duplicate_predictions(client, pid) if needing_prediction else 0
     final_ids = {t.para_id for t in final}
     missing = [e.id for e in new if e.id not in final_ids]
     if missing:
@@ -245,28 +182,48 @@ def _push(
             f"after the push, {len(missing)} paragraph(s) are still not in project {project_title!r} (e.g. {missing[0]!r});"
             " run the same push again"
         )
+    shown_after = model_version if sets_version and model_version else shown
+    report = report_for(shown, shown_after, final, versions_by_task(client, pid, final, versions), live)
+    report.held_back = held_back
+    version_lines = report.lines()
+    if needing_prediction and not sets_version and model_version != shown:
+        version_lines.append(f"predictions of {model_version} added to {predictions_added} existing task(s);"
+                             f" `stance labelstudio use-version {model_version} -p {project_title!r}` shows them")
+    if held_back:
+        version_lines.append(
+            f"{held_back} new paragraph(s) of {model_version} held back: the project shows {shown}, and their tasks would open"
+            f" blank. `stance labelstudio use-version {model_version} -p {project_title!r} --model MODEL` (it predicts the"
+            " unreviewed tasks that lack that version), then push again; or push them into another --project"
+        )
     return PushResult(
         url=client.url, project_id=pid, project_title=project_title, created_project=created, model_version=model_version,
         paragraphs_in_run=len(entries) + len(index.problems), invalid=index.problems,
         already_present=already_present, new_tasks=new_tasks, predictions_added=predictions_added,
         left_for_later=left_for_later, duplicates_removed=duplicates_removed, tasks_in_project=len(final),
         seconds=round(time.monotonic() - started, 3), retries=client.retries_done, notes=notes,
+        shown_before=shown, shown_version=shown_after, held_back=held_back,
+        duplicate_predictions_removed=duplicate_predictions, version_lines=version_lines,
     )
 
 
-def _ensure_project(client: LabelStudioClient, title: str, xml: str, model_version: str) -> tuple[dict[str, Any], bool]:
+def _builder(index: RunIndex, entry: RunEntry, config: StanceConfig, marks: bool) -> Callable[[], dict[str, Any]]:
+    return lambda: index.prediction_json(entry, config, marks)
+
+
+def _ensure_project(client: LabelStudioClient, title: str, xml: str, model_version: str, instructions: str) -> tuple[dict[str, Any], bool]:
     """The project called `title`: its labels checked against the config, or created now.
 
-    Looked up before every attempt: after an uncertain create the project may exist now.
+    Looked up before every attempt: after an uncertain create the project may exist now. Projects
+    of the title that a concurrent push just created are settled on the oldest (`settle_project`).
     """
 
     def find_or_create(recheck: bool) -> tuple[dict[str, Any], bool]:
-        found = client.find_projects(title)
-        if len(found) > 1:
+        found = sorted(client.find_projects(title), key=lambda p: p["id"])
+        if len(found) > 1 and any(p.get("task_number") for p in found[1:]):
             ids = ", ".join(str(p["id"]) for p in found)
             raise LabelStudioError(f"{len(found)} projects at {client.url} are called {title!r} (ids {ids}); rename all but one")
         if found:
-            project = found[0]
+            project = found[0]  # empty younger namesakes: another push's, which it deletes itself
             differences = config_differences(xml, project["label_config"])
             if differences:
                 listing = "\n".join(f"  - {d}" for d in differences)
@@ -280,32 +237,13 @@ def _ensure_project(client: LabelStudioClient, title: str, xml: str, model_versi
         project = client.create_project(
             title, xml, model_version=model_version, sampling="Uncertainty sampling", show_collab_predictions=True,
             description="Stance and framing review: predictions are pre-selected; least certain paragraphs come first.",
+            expert_instruction=instructions, show_instruction=True,
         )
-        return project, True
+        if settle_project(client, title, project)["id"] == project["id"]:
+            return project, True
+        return find_or_create(True)  # an older namesake won the race: ours is deleted, that one is checked and used
 
     return client.retry_uncertain_write(find_or_create)
-
-
-def _tasks_by_paragraph(tasks: Iterable[TaskRef]) -> dict[str, list[int]]:
-    present: dict[str, list[int]] = defaultdict(list)
-    for task in sorted(tasks, key=lambda t: t.id):
-        if task.para_id is not None:
-            present[task.para_id].append(task.id)
-    return present
-
-
-def _model_versions(client: LabelStudioClient, pid: int, tasks: Sequence[TaskRef], versions: Iterable[str]) -> dict[int, set[str]]:
-    """Task id -> the model versions of its predictions.
-
-    The task listing carries them, but joined with commas by Label Studio: a version that holds
-    a comma needs the (slower, unpaged) list of every prediction instead.
-    """
-    if not any("," in version for version in versions):
-        return {t.id: set(t.model_versions) for t in tasks}
-    found: dict[int, set[str]] = defaultdict(set)
-    for task_id, version in client.list_prediction_versions(pid):
-        found[task_id].add(version)
-    return found
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -313,7 +251,9 @@ def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _import_tasks_once(client: LabelStudioClient, pid: int, batch: Sequence[RunEntry], index: RunIndex, config: StanceConfig) -> int:
+def _import_tasks_once(
+    client: LabelStudioClient, pid: int, batch: Sequence[RunEntry], index: RunIndex, config: StanceConfig, marks: bool
+) -> int:
     """Import a batch; after an uncertain failure, import only what the project still lacks."""
     pending = list(batch)
     imported = 0
@@ -325,55 +265,11 @@ def _import_tasks_once(client: LabelStudioClient, pid: int, batch: Sequence[RunE
             imported += sum(1 for e in pending if e.id in present)
             pending = [e for e in pending if e.id not in present]
         if pending:
-            imported += len(client.import_tasks(pid, [index.task(e, config) for e in pending]))
+            imported += len(client.import_tasks(pid, [index.task(e, config, marks) for e in pending]))
             pending = []
         return imported
 
     return client.retry_uncertain_write(send)
-
-
-def _import_predictions_once(
-    client: LabelStudioClient, pid: int, batch: Sequence[tuple[int, RunEntry]], index: RunIndex, config: StanceConfig
-) -> int:
-    """Add a batch of predictions to existing tasks; after an uncertain failure, only the missing ones."""
-    pending = list(batch)
-    added = 0
-
-    def send(recheck: bool) -> int:
-        nonlocal pending, added
-        if recheck:
-            versions = _model_versions(client, pid, client.list_tasks(pid), [e.model_version for _, e in pending])
-            added += sum(1 for t, e in pending if e.model_version in versions.get(t, set()))
-            pending = [(t, e) for t, e in pending if e.model_version not in versions.get(t, set())]
-        if pending:
-            client.import_predictions(pid, [{"task": task_id, **prediction_for(index.prediction(e), config)} for task_id, e in pending])
-            added += len(pending)
-            pending = []
-        return added
-
-    return client.retry_uncertain_write(send)
-
-
-def _remove_duplicates(client: LabelStudioClient, pid: int, notes: list[str], tasks: list[TaskRef] | None = None) -> tuple[int, list[TaskRef]]:
-    """Keep one task per paragraph: delete extra copies that nobody has annotated."""
-    tasks = client.list_tasks(pid) if tasks is None else tasks
-    by_paragraph: dict[str, list[TaskRef]] = defaultdict(list)
-    for task in tasks:
-        if task.para_id is not None:
-            by_paragraph[task.para_id].append(task)
-    removed: set[int] = set()
-    for para_id, copies in by_paragraph.items():
-        if len(copies) < 2:
-            continue
-        # keep the most annotated copy (the oldest among equals): nobody's work is deleted
-        copies.sort(key=lambda t: (-(t.total_annotations + t.cancelled_annotations), t.id))
-        for extra in copies[1:]:
-            if extra.total_annotations + extra.cancelled_annotations == 0:
-                client.delete_task(extra.id)
-                removed.add(extra.id)
-            else:
-                notes.append(f"paragraph {para_id!r} is in tasks {copies[0].id} and {extra.id}, both annotated: both kept")
-    return len(removed), [t for t in tasks if t.id not in removed]
 
 
 def format_push_summary(result: PushResult) -> str:
@@ -385,8 +281,10 @@ def format_push_summary(result: PushResult) -> str:
         f" {result.already_present} paragraphs were already there",
         f"  the project now holds {result.tasks_in_project} tasks; {result.left_for_later} paragraphs left for a later push (--limit)",
     ]
-    if result.duplicates_removed:
-        lines.append(f"  removed {result.duplicates_removed} duplicate task(s) left by an interrupted import")
+    lines += [f"  {line}" for line in result.version_lines]
+    if result.duplicates_removed or result.duplicate_predictions_removed:
+        lines.append(f"  removed {result.duplicates_removed} duplicate task(s) and {result.duplicate_predictions_removed} duplicate"
+                     " prediction(s) (an interrupted import, or another push at the same time)")
     if result.retries:
         lines.append(f"  {result.retries} request(s) were retried after timeouts, dropped connections or server errors")
     if result.invalid:

@@ -141,6 +141,10 @@ class LocalServer:
             COLLECT_ANALYTICS="false",
             SENTRY_DSN="",
             FRONTEND_SENTRY_DSN="",
+            # a local server talks to a local ML backend (`stance labelstudio backend` on 127.0.0.1): its URL and its
+            # webhook are on the loopback address that Label Studio's SSRF guard refuses by default
+            ML_BLOCK_LOCAL_IP="false",
+            SSRF_PROTECTION_ENABLED="false",
         )
         return env
 

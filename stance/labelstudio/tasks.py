@@ -16,16 +16,33 @@ paragraph, label) and left out; the rest goes on.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from stance.config import StanceConfig
-from stance.labelstudio.xml import AFTER_NAME, BEFORE_NAME, CONTEXT_NAME, FRAMES_NAME, TEXT_NAME, control_names
+from stance.labelstudio import screen
+from stance.labelstudio.xml import (
+    AFTER_NAME,
+    BEFORE_NAME,
+    COMMENT_NAME,
+    CONTEXT_NAME,
+    FRAMES_NAME,
+    FRAMES_VIEW_NAME,
+    HEAD_NAME,
+    MENTIONS_NAME,
+    TEXT_NAME,
+    UNSURE_NAME,
+    UNSURE_VALUE,
+    control_names,
+    view_names,
+)
+from stance.mentions import MentionGate
 from stance.records import LabelledRecord, Prediction
 
 PARA_ID = "para_id"  # task data key of the paragraph id: push and pull match tasks to paragraphs by it
-CONTEXT_CHARS = 600  # neighbouring paragraphs are shown up to this many characters
+SHORT_FORMS = "short_forms"  # task data key: the short forms active in the document (the gate's context)
+CONTEXT_CHARS = 240  # the end of the previous and the start of the next paragraph, this many characters
 SCORE_DIGITS = 4
 
 
@@ -64,25 +81,76 @@ def _choices(from_name: str, values: list[str]) -> dict[str, Any]:
     return {"from_name": from_name, "to_name": TEXT_NAME, "type": "choices", "value": {"choices": values}}
 
 
-def prediction_result(prediction: Prediction, config: StanceConfig) -> list[dict[str, Any]]:
-    """Label Studio `result` items: one `choices` item per target, one for the frames (when any apply)."""
+Spans = Mapping[str, Sequence[tuple[int, int]]]  # target name -> character spans of its mentions
+
+
+def prediction_result(prediction: Prediction, config: StanceConfig, mentions: Spans | None = None) -> list[dict[str, Any]]:
+    """Label Studio `result` items: one `choices` item per target, one for the frames (when any
+    apply), and with `mentions` one region per mention of a target (what the screen marks)."""
     names = control_names(config)
     result = [_choices(names[t.name], [prediction.stance[t.name].label]) for t in config.targets]
     chosen = set(prediction.frame_labels)
     frames = [f for f in config.frame_names if f in chosen]
     if frames:
         result.append(_choices(FRAMES_NAME, frames))
+    if mentions:
+        result += mention_regions(prediction.text, mentions, config)
     return result
 
 
-def prediction_for(prediction: Prediction, config: StanceConfig) -> dict[str, Any]:
+def prediction_for(prediction: Prediction, config: StanceConfig, mentions: Spans | None = None) -> dict[str, Any]:
     """A prediction in Label Studio's JSON shape."""
-    return {"model_version": prediction.model_version, "score": review_score(prediction), "result": prediction_result(prediction, config)}
+    return {
+        "model_version": prediction.model_version, "score": review_score(prediction),
+        "result": prediction_result(prediction, config, mentions),
+    }
 
 
-def task_for(prediction: Prediction, config: StanceConfig, before: str | None, after: str | None) -> dict[str, Any]:
-    """A Label Studio task: the paragraph, its context, its ids, and the model's prediction."""
-    context = " · ".join([prediction.title or "(no title)", prediction.date or "(no date)", prediction.source or "(no source)"])
+def gate_for(config: StanceConfig) -> MentionGate:
+    """The alias gate the annotator uses (its spans are what the screen marks)."""
+    return MentionGate(config.targets, dateline=config.gate.dateline, demonyms=config.gate.demonyms)
+
+
+def mention_spans(text: str, config: StanceConfig, gate: MentionGate, context: frozenset[str] = frozenset()) -> dict[str, list[tuple[int, int]]]:
+    """Per target, the character spans of its mentions that the gate finds (with the document's short forms);
+    a span inside a longer one of the same target ("Wang" in "Wang Yi") is one mention, the longer."""
+    return {t.name: _outermost(gate.spans(text, t, context)) for t in config.targets}
+
+
+def _outermost(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    return [(s, e) for s, e in spans if not any(s2 <= s and e <= e2 and (s2, e2) != (s, e) for s2, e2 in spans)]
+
+
+def mention_regions(text: str, mentions: Spans, config: StanceConfig) -> list[dict[str, Any]]:
+    """One `labels` region per mention, in Label Studio's offsets (UTF-16 code units, as JavaScript counts)."""
+    regions = []
+    for target in config.targets:
+        for start, end in mentions.get(target.name, ()):
+            regions.append({
+                "id": f"m{len(regions)}", "from_name": MENTIONS_NAME, "to_name": TEXT_NAME, "type": "labels", "readonly": True,
+                "value": {"start": _utf16(text, start), "end": _utf16(text, end), "text": text[start:end], "labels": [target.name]},
+            })
+    return regions
+
+
+def _utf16(text: str, offset: int) -> int:
+    head = text[:offset]
+    return offset if head.isascii() else len(head.encode("utf-16-le")) // 2
+
+
+def task_for(
+    prediction: Prediction, config: StanceConfig, before: str | None, after: str | None, *,
+    context: frozenset[str] = frozenset(), gate: MentionGate | None = None, paragraphs_in_document: int | None = None,
+    marks: bool = True,
+) -> dict[str, Any]:
+    """A Label Studio task: the paragraph, what the screen shows of it, its ids, and the model's prediction.
+
+    `context` is the short forms active in the document before this paragraph (as the annotator
+    had them: `stance.annotator.with_document_context`), so the marked mentions are the gate's;
+    `marks=False` leaves the mention regions out (a project of an earlier layout has no group for them).
+    """
+    gate = gate or gate_for(config)
+    spans = mention_spans(prediction.text, config, gate, context)
     data = {
         TEXT_NAME: prediction.text,
         PARA_ID: prediction.id,
@@ -92,15 +160,33 @@ def task_for(prediction: Prediction, config: StanceConfig, before: str | None, a
         "title": prediction.title,
         "source": prediction.source,
         "url": prediction.url,
-        CONTEXT_NAME: context,
-        BEFORE_NAME: f"Previous paragraph: {_clip(before)}" if before else "(first paragraph of the document)",
-        AFTER_NAME: f"Next paragraph: {_clip(after)}" if after else "(last paragraph of the document)",
+        CONTEXT_NAME: " · ".join([prediction.title or "(no title)", prediction.date or "(no date)", prediction.source or "(no source)"]),
+        BEFORE_NAME: f"Previous paragraph: {_tail(before)}" if before else "(first paragraph of the document)",
+        AFTER_NAME: f"Next paragraph: {_head(after)}" if after else "(last paragraph of the document)",
+        **screen_data(prediction, config, spans, paragraphs_in_document),
+        SHORT_FORMS: sorted(context),
     }
-    return {"data": data, "predictions": [prediction_for(prediction, config)]}
+    return {"data": data, "predictions": [prediction_for(prediction, config, spans if marks else None)]}
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= CONTEXT_CHARS else text[: CONTEXT_CHARS - 1].rstrip() + "…"
+def screen_data(prediction: Prediction, config: StanceConfig, spans: Spans, paragraphs_in_document: int | None) -> dict[str, str]:
+    """The screen's HTML pieces of a task: the head line, the model's view per target and of the frames."""
+    data = {HEAD_NAME: screen.head_html(prediction, paragraphs_in_document)}
+    for i, (target, key) in enumerate(view_names(config).items()):
+        data[key] = screen.target_view_html(prediction.stance[target], config, screen.target_colour(i), len(spans.get(target, ())))
+    if config.frame_names:
+        data[FRAMES_VIEW_NAME] = screen.frames_view_html(prediction, config)
+    return data
+
+
+def _tail(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= CONTEXT_CHARS else "…" + text[-CONTEXT_CHARS:].lstrip()
+
+
+def _head(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= CONTEXT_CHARS else text[:CONTEXT_CHARS].rstrip() + "…"
 
 
 # -- export -> labelled records -----------------------------------------------------------------
@@ -115,9 +201,12 @@ class ExportCounts:
     cancelled: int = 0
     skipped_tasks: int = 0  # tasks without a kept annotation
     unlabelled: int = 0  # targets an annotator left blank
+    from_prediction: int = 0  # kept annotations that started from a prediction (Label Studio's parent_prediction)
+    unsure: int = 0  # kept annotations flagged unsure
+    comments: int = 0
     invalid: list[str] = field(default_factory=list)
     annotators: set[str] = field(default_factory=set)
-    frames_compared: int = 0  # annotations with frames and a prediction to compare them with
+    frames_compared: int = 0  # annotations with frames that started from a prediction
     frames_differing: int = 0
 
     @property
@@ -126,27 +215,31 @@ class ExportCounts:
         return round(self.frames_differing / self.frames_compared, 4) if self.frames_compared else None
 
 
-def annotation_records(
-    exported: Iterable[dict[str, Any]], config: StanceConfig, project_model_version: str = ""
-) -> tuple[list[LabelledRecord], ExportCounts]:
+# LabelledRecord fields pull adds after the interchange ones, only when they apply
+UNSURE_FIELD, COMMENT_FIELD, ADJUDICATED_FIELD = "unsure", "comment", "adjudicated"
+
+
+def annotation_records(exported: Iterable[dict[str, Any]], config: StanceConfig) -> tuple[list[LabelledRecord], ExportCounts]:
     """All labelled records of an export, and the counts (see `iter_annotation_records`)."""
     counts = ExportCounts()
-    return list(iter_annotation_records(exported, config, project_model_version, counts)), counts
+    return list(iter_annotation_records(exported, config, counts)), counts
 
 
-def iter_annotation_records(
-    exported: Iterable[dict[str, Any]], config: StanceConfig, project_model_version: str, counts: ExportCounts
-) -> Iterator[LabelledRecord]:
+def iter_annotation_records(exported: Iterable[dict[str, Any]], config: StanceConfig, counts: ExportCounts) -> Iterator[LabelledRecord]:
     """Labelled records from Label Studio's JSON export, counting into `counts` as it goes.
 
     One record per (paragraph, target, kept annotation), in export order: every person's
     annotation is kept; cancelled (skipped) annotations are counted and left out; a target the
-    annotator left blank is counted as unlabelled, not taken as `not_mentioned`.
+    annotator left blank is counted as unlabelled, not taken as `not_mentioned`. `model_label` and
+    `model_version` are the prediction the annotation started from (Label Studio's
+    `parent_prediction`: the form opened with that prediction's choices); an annotation made on a
+    blank form has none, so it never counts as a correction. The unsure flag, the comment and a
+    reviewer's decision (a ground-truth annotation) ride along as `unsure`, `comment`, `adjudicated`.
     """
     names = control_names(config)
     allowed = set(config.all_label_names)
     frame_names = set(config.frame_names)
-    known_controls = set(names.values()) | {FRAMES_NAME}
+    known_controls = set(names.values()) | {FRAMES_NAME, UNSURE_NAME}
     for task in exported:
         counts.tasks += 1
         data = task.get("data") or {}
@@ -165,9 +258,14 @@ def iter_annotation_records(
             where = f"task {task.get('id')} (paragraph {para_id!r}), annotation {annotation.get('id')}"
             annotator = _annotator(annotation.get("completed_by"))
             counts.annotators.add(annotator)
-            chosen = _choices_by_control(annotation.get("result") or [])
-            prediction = _prediction_seen(annotation, predictions, project_model_version)
+            result = annotation.get("result") or []
+            chosen = _choices_by_control(result)
+            prediction = _prediction_started_from(annotation, predictions)
+            counts.from_prediction += prediction is not None
             predicted = _choices_by_control(prediction.get("result") or []) if prediction else {}
+            extra = _review_fields(chosen, result, annotation)
+            counts.unsure += bool(extra.get(UNSURE_FIELD))
+            counts.comments += COMMENT_FIELD in extra
             frames = chosen.get(FRAMES_NAME)
             bad_frames = [f for f in frames or [] if f not in frame_names]
             if bad_frames:
@@ -200,10 +298,28 @@ def iter_annotation_records(
                     model_label=model_values[0] if len(model_values) == 1 else None,
                     model_version=prediction.get("model_version") if prediction else None,
                     annotation_id=annotation.get("id"),
+                    extra={**extra, **({"index": data["index"]} if type(data.get("index")) is int else {})},  # for evaluate's document context
                 )
             unknown = sorted(set(chosen) - known_controls)
             if unknown:
                 counts.invalid.append(f"{where}: choice group(s) {', '.join(map(repr, unknown))} are not in the config; ignored")
+
+
+def _review_fields(chosen: dict[str, list[str]], result: Sequence[dict[str, Any]], annotation: dict[str, Any]) -> dict[str, Any]:
+    """`unsure`, `comment` and `adjudicated`, each only when it applies."""
+    extra: dict[str, Any] = {}
+    if UNSURE_VALUE in (chosen.get(UNSURE_NAME) or []):
+        extra[UNSURE_FIELD] = True
+    comment = "\n".join(
+        str(line) for item in result
+        if item.get("from_name") == COMMENT_NAME and isinstance(item.get("value"), dict)
+        for line in item["value"].get("text") or []
+    ).strip()
+    if comment:
+        extra[COMMENT_FIELD] = comment
+    if annotation.get("ground_truth"):
+        extra[ADJUDICATED_FIELD] = True
+    return extra
 
 
 def _annotator(completed_by: Any) -> str:
@@ -220,16 +336,17 @@ def _choices_by_control(result: Sequence[dict[str, Any]]) -> dict[str, list[str]
     return chosen
 
 
-def _prediction_seen(annotation: dict[str, Any], predictions: dict[Any, dict[str, Any]], project_version: str) -> dict[str, Any] | None:
-    """The prediction the annotator started from: the one Label Studio links, else the project's version."""
+def _prediction_started_from(annotation: dict[str, Any], predictions: dict[Any, dict[str, Any]]) -> dict[str, Any] | None:
+    """The prediction whose choices the annotation's form opened with (`parent_prediction`), or None (a blank form)."""
     parent = annotation.get("parent_prediction")
+    if parent is None:
+        return None
     if parent in predictions:
         return predictions[parent]
-    if isinstance(annotation.get("prediction"), dict) and annotation["prediction"].get("result"):
-        return annotation["prediction"]
-    current = [p for p in predictions.values() if p.get("model_version") == project_version]
-    pool = current or list(predictions.values())
-    return max(pool, key=lambda p: (p.get("created_at") or "", p.get("id") or 0)) if pool else None
+    embedded = annotation.get("prediction")
+    if isinstance(embedded, dict) and embedded.get("id") == parent and embedded.get("result"):
+        return embedded
+    return None
 
 
 def iter_json_array(binary: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[dict[str, Any]]:
