@@ -160,6 +160,8 @@ class ModelSettings(_Strict):
     temperature: float = Field(default=0.05, gt=0.0)
     frame_center: float = 0.2
     frame_scale: float = Field(default=0.05, gt=0.0)
+    runtime: Literal["torch", "onnx"] = "torch"  # trained scorers (adapter, finetuned): stance.scoring.runtime
+    quantize: Literal["none", "int8"] = "none"
 
     @field_validator("hypothesis_template")
     @classmethod

@@ -101,6 +101,7 @@ def retrain_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Training examples per step.")] = 32,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     conflicts: ConflictsOption = "majority",
+    project: Annotated[str | None, typer.Option("--project", "-p", help="After a promotion, make this Label Studio project show the new model (its unreviewed tasks predicted first).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
     config: ConfigOption = None,
 ) -> None:
@@ -110,11 +111,17 @@ def retrain_command(
     """
     from stance.training.retrain import describe, retrain_and_promote
 
+    cfg = load(config)
     settings = _settings(base, models, False, epochs, max_steps, batch_size, None, None, seed, 3, conflicts, None)
-    result = retrain_and_promote(files, heldout, models, load(config), settings, name=name, min_gain=min_gain, folds=folds, progress=progress)  # type: ignore[arg-type]
+    result = retrain_and_promote(files, heldout, models, cfg, settings, name=name, min_gain=min_gain, folds=folds, progress=progress)  # type: ignore[arg-type]
     typer.echo(describe(result))
     if not result.promoted:
         raise typer.Exit(1)
+    if project:
+        from stance.labelstudio.versions import promote_in_labelstudio
+
+        switch = promote_in_labelstudio(cfg, project, result.new_model)
+        typer.echo(f"Label Studio project {switch.project_title!r}: " + "; ".join(switch.report.lines()))
 
 
 @command("evaluate")

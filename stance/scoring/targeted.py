@@ -9,6 +9,7 @@ saw in training: the name tells it what to judge, the markers where the target i
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,8 +97,13 @@ class TargetedScorer:
     model_version: str
 
     def _set_version(self) -> None:
+        from stance.scoring.runtime import forward_for
+
         self.gate = gate_for(self.config)
         self.model_version = model_version(self.backend, self.name, list(self.weights), self.config)
+        m = self.config.model
+        key = hashlib.sha256("\n".join(self.weights).encode()).hexdigest()[:16]  # the weights' identity names the ONNX export
+        self._forward = forward_for(self.model, m.runtime, m.quantize, key, self.device)
 
     def probabilities(self, firsts: Sequence[str], seconds: Sequence[str]) -> Any:
         """A (n, len(labels)) tensor of class probabilities."""
@@ -112,7 +118,7 @@ class TargetedScorer:
             max_tokens=self.config.model.max_tokens_per_batch,
             tokenizer=self.tokenizer,
             device=self.device,
-            forward=lambda batch: self.model(**batch).logits,
+            forward=self._forward,
         )
         return torch.softmax(logits.double(), dim=-1)
 
