@@ -103,3 +103,13 @@ def tiny_nli_config(tmp_path, tiny_nli_model_dir):
             f"model:\n  backend: nli\n  name: {tiny_nli_model_dir}\n  max_length: 128\n  batch_size: 16\n",
         )
     )
+
+
+HEAVY_MARKS = ("model", "server", "browser", "ray")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that load a model, start Label Studio, a browser or Ray are slow too: `-m "not slow"` is the unit tier."""
+    for item in items:
+        if any(item.get_closest_marker(mark) for mark in HEAVY_MARKS) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
