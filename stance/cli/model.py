@@ -26,12 +26,14 @@ ConflictsOption = Annotated[
 
 
 def _settings(base: str, models_dir: Path, adapter: bool, epochs: float | None, max_steps: int | None, batch_size: int,
-              learning_rate: float | None, max_length: int | None, seed: int, patience: int, conflicts: str, name: str | None) -> object:
+              learning_rate: float | None, max_length: int | None, seed: int, patience: int, conflicts: str, name: str | None,
+              lora_rank: int = 8, lora_alpha: float | None = None) -> object:
     from stance.training.train import TrainSettings
 
     return TrainSettings(base=base, models_dir=models_dir, adapter=adapter, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                          learning_rate=learning_rate, max_length=max_length, seed=seed, patience=patience,
-                         conflicts=conflicts, name=name)  # type: ignore[arg-type]
+                         conflicts=conflicts, name=name, lora_rank=lora_rank,
+                         lora_alpha=lora_alpha if lora_alpha is not None else 2.0 * lora_rank)  # type: ignore[arg-type]
 
 
 @command("train")
@@ -40,7 +42,9 @@ def train_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Model directory to write (weights or adapter, frame head, stance_model.json, model card, eval/).")] = None,
     base: BaseOption = "current",
     models_dir: Annotated[Path, typer.Option(help="Where `current` is looked up (the models directory of `stance retrain`).")] = Path("models"),
-    adapter: Annotated[bool, typer.Option(help="Train a LoRA adapter (peft) over a frozen encoder (--base ENCODER) instead of every weight: how the shipped default is made.")] = False,
+    adapter: Annotated[bool, typer.Option(help="Train a LoRA adapter (peft) instead of every weight, over the frozen start model (2-6 MB instead of a full copy): how the shipped default is made.")] = False,
+    lora_rank: Annotated[int, typer.Option(min=1, help="With --adapter: the LoRA rank.")] = 8,
+    lora_alpha: Annotated[float | None, typer.Option(min=0.0, help="With --adapter: LoRA alpha (default: twice the rank).")] = None,
     dev: Annotated[Path | None, typer.Option(help="Dev file for model selection and the report (default: 10% of FILES, grouped by document).")] = None,
     epochs: Annotated[float | None, typer.Option(min=0.01, help="Passes over the training data (default 3; 6 for a warm start on up to 1,000 records).")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimizer steps (overrides --epochs).")] = None,
@@ -63,7 +67,8 @@ def train_command(
     review round of a few hundred labels adapts it instead of replacing it.
     """
     cfg = load(config)
-    settings = _settings(base, models_dir, adapter, epochs, max_steps, batch_size, learning_rate, max_length, seed, patience, conflicts, name)
+    settings = _settings(base, models_dir, adapter, epochs, max_steps, batch_size, learning_rate, max_length, seed, patience, conflicts, name,
+                         lora_rank, lora_alpha)
     if curve:
         from stance.training.curve import format_curve, train_curve
 
