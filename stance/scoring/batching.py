@@ -5,6 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+GPU_MIN_TOKENS_PER_BATCH = 16384  # the CPU default (1,024) keeps batches in cache; a GPU wants big batches
+
+
+def token_cap(max_tokens: int, device: Any) -> int:
+    """Padded tokens per forward pass on `device`: the configured cap, at least 16,384 on CUDA."""
+    return max(max_tokens, GPU_MIN_TOKENS_PER_BATCH) if getattr(device, "type", "cpu") == "cuda" else max_tokens
+
 
 def length_sorted_batches(lengths: Sequence[int], max_batch: int, max_tokens: int) -> list[list[int]]:
     """Indices grouped into batches of similar length, longest first.

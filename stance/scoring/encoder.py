@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from stance.scoring.batching import run_batched
+from stance.scoring.batching import run_batched, token_cap
 from stance.scoring.loading import load_pretrained, pick_device
 
 
@@ -42,7 +42,7 @@ class SentenceEncoder:
         return run_batched(
             features,
             max_batch=self.batch_size,
-            max_tokens=self.max_tokens,
+            max_tokens=token_cap(self.max_tokens, self.device),
             tokenizer=self.tokenizer,
             device=self.device,
             forward=pooled,

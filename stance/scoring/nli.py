@@ -15,7 +15,7 @@ from stance.config import StanceConfig, Target
 from stance.errors import ModelError
 from stance.prompts import frame_hypotheses, stance_hypotheses, with_residual_frame
 from stance.scoring.base import ParagraphScores
-from stance.scoring.batching import run_batched
+from stance.scoring.batching import run_batched, token_cap
 from stance.scoring.loading import load_pretrained, pick_device, resolve_model_source, short_model_name
 from stance.scoring.versions import model_version, weights_digest
 
@@ -92,7 +92,7 @@ class NLIScorer:
         return run_batched(
             features,
             max_batch=self.config.model.batch_size,
-            max_tokens=self.config.model.max_tokens_per_batch,
+            max_tokens=token_cap(self.config.model.max_tokens_per_batch, self.device),
             tokenizer=self.tokenizer,
             device=self.device,
             forward=lambda batch: self.model(**batch).logits,

@@ -17,7 +17,7 @@ from stance.config import StanceConfig, Target
 from stance.errors import ModelError
 from stance.mentions import MentionGate
 from stance.scoring.base import ParagraphScores
-from stance.scoring.batching import run_batched
+from stance.scoring.batching import run_batched, token_cap
 from stance.scoring.versions import model_version
 
 MARKER = "@"
@@ -115,7 +115,7 @@ class TargetedScorer:
         logits = run_batched(
             features,
             max_batch=self.config.model.batch_size,
-            max_tokens=self.config.model.max_tokens_per_batch,
+            max_tokens=token_cap(self.config.model.max_tokens_per_batch, self.device),
             tokenizer=self.tokenizer,
             device=self.device,
             forward=self._forward,
