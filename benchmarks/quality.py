@@ -5,7 +5,8 @@
 
 MODEL is anything `stance evaluate` takes (`config`, `shipped:NAME`, a model directory). For each:
 - corpus dev, paragraphs (data/corpus/dev.jsonl, configs/corpus.yaml, nine targets): stance macro-F1
-  and F_avg on the pairs people saw as mentioned, polar macro-F1 (F_avg on the pairs people
+  (over favorable, neutral, unfavorable; a pair the gate missed counts as an error) and F_avg on the
+  pairs people saw as mentioned, polar macro-F1 (F_avg on the pairs people
   labelled favorable or unfavorable: how the held-out contested-news set is scored), and the
   gate's accuracy on not_mentioned; frames micro-F1;
 - corpus dev, articles (data/corpus/articles-dev.jsonl): the same at article level (documents.jsonl rule);
@@ -42,8 +43,10 @@ def corpus_figures(spec: str, gold: Path) -> dict:
     pm = metrics([r.label for r, _ in polar_pairs], [p.label for _, p in polar_pairs], order, polar)
     frames = source.frames or {}
     level = "document" if "document" in frames else "paragraph"
+    stance_f1 = [m["per_label"].get(label, {}).get("f1", 0.0) for label in config.stance_label_names]
     return {
-        "mentioned_pairs": len(mentioned), "macro_f1": m["macro_f1"], "f_avg": m["f_avg"], "polar_pairs": len(polar_pairs),
+        # macro-F1 over the stance labels people gave (a gate miss, predicted not_mentioned, counts as an error)
+        "mentioned_pairs": len(mentioned), "macro_f1": sum(stance_f1) / len(stance_f1), "f_avg": m["f_avg"], "polar_pairs": len(polar_pairs),
         "polar_macro_f1": pm["f_avg"], "gate_not_mentioned_accuracy": sum(p.label == r.label for r, p in absent) / len(absent) if absent else None,
         "frames_micro_f1": frames.get(level, {}).get("micro_f1"), "frames_per_item": frames.get(level, {}).get("predicted_per_item"),
         "version": source.model_version, "seconds": round(source.seconds, 1),
