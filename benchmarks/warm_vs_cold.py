@@ -87,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--newsmtsc", type=Path, required=True)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000, 2000])
+    parser.add_argument("--data", nargs="+", choices=["newsmtsc", "corpus"], default=["newsmtsc", "corpus"],
+                        help="which training data to sample (default both)")
     parser.add_argument("--cold-epoch", action="store_true", help="only the cold start on 2,000 NewsMTSC records, one epoch")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"data": "newsmtsc", **train_and_judge(sample, "bundled:all-MiniLM-L6-v2", scratch, "cold-epoch", None, judges, epochs=1.0)})
         else:
             for size in args.sizes:
-                for data in ("newsmtsc", "corpus"):
+                for data in args.data:
                     if data == "newsmtsc":
                         sample = newsmtsc_sample(args.newsmtsc / "train.jsonl", size)
                         judges = {"dev_rw": args.newsmtsc / "dev_rw.jsonl", "dev_mt": args.newsmtsc / "dev_mt.jsonl", "seeds": seeds}

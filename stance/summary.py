@@ -34,4 +34,4 @@ def print_annotate_summary(result: AnnotateResult, config: StanceConfig) -> None
     )
     for problem in result.problems:
         console.print(f"[yellow]{problem.level}[/yellow]: {problem}", markup=True, highlight=False)
-    console.print(f"wrote {result.out_dir}/predictions.jsonl, predictions.csv, run.json")
+    console.print(f"wrote {result.out_dir}/predictions.jsonl, predictions.csv, documents.jsonl, run.json")

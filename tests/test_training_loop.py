@@ -69,6 +69,19 @@ def test_a_tie_is_dropped_under_majority():
     assert report.dropped == 1 and report.items_with_several_annotators == 1
 
 
+@pytest.mark.parametrize("policy", ["majority", "latest", "drop"])
+def test_a_reviewers_decision_settles_a_disagreement_whatever_the_policy(policy):
+    from dataclasses import replace
+
+    from stance.training.data import resolve_stance
+
+    decision = replace(rec("neutral", "reviewer", "2026-01-02"), extra={"adjudicated": True})
+    records = [rec("favorable", "a", "2026-01-03"), rec("favorable", "b", "2026-01-04"), rec("unfavorable", "c"), decision]
+    kept, _, report = resolve_stance(records, policy)
+    assert [r.label for r in kept] == ["neutral"]  # two annotators said favorable, later: the decision still wins
+    assert (report.disagreements, report.adjudicated, report.resolved, report.dropped) == (1, 1, 0, 0)
+
+
 def test_frame_and_stance_records_are_read_from_one_file(tmp_path, default_config):
     from stance.training.data import read_training_files
 

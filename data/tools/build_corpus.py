@@ -63,13 +63,34 @@ def agreement(records: list[dict], targets: list[str], frames: list[str]) -> dic
             "agreement_mentioned": _round(sum(a == b for a, b in mentioned) / len(mentioned)) if mentioned else None,
         }
     out["all_targets_mentioned"] = {"pairs": len(all_first), "kappa": _round(cohen_kappa(all_first, all_second)),
-                                    "agreement": _round(sum(a == b for a, b in zip(all_first, all_second)) / len(all_first)) if all_first else None}
+                                    "agreement": _round(sum(a == b for a, b in zip(all_first, all_second)) / len(all_first)) if all_first else None,
+                                    **ceiling(all_first, all_second)}
     both = [v for v in frames_by.values() if {"primary", "second"} <= set(v)]
     if both:
         m = multilabel_metrics([v["primary"] for v in both], [v["second"] for v in both], frames)
         out["frames"] = {"items": len(both), "micro_f1": _round(m["micro_f1"]), "macro_f1": _round(m["macro_f1"]),
                          "per_item": [_round(m["gold_per_item"]), _round(m["predicted_per_item"])]}
     return out
+
+
+def ceiling(first: list[str], second: list[str]) -> dict:
+    """The second annotation scored as a model against the primary one, with benchmarks/quality.py's
+    figures: macro-F1 over the three stance labels on the pairs the primary annotator labelled with a
+    stance (the second's not_mentioned is an error), polar macro-F1 (mean F1 of favorable and
+    unfavorable) on the pairs it labelled favorable or unfavorable. The ceiling of a model's scores."""
+    from stance.metrics import classification_metrics
+
+    stance_labels, polar = ["favorable", "neutral", "unfavorable"], ["favorable", "unfavorable"]
+    order = [*stance_labels, "not_mentioned"]
+    pairs = [(a, b) for a, b in zip(first, second, strict=True) if a in stance_labels]
+    polar_pairs = [(a, b) for a, b in pairs if a in polar]
+    if not pairs:
+        return {}
+    m = classification_metrics([a for a, _ in pairs], [b for _, b in pairs], order, polar)
+    pm = classification_metrics([a for a, _ in polar_pairs], [b for _, b in polar_pairs], order, polar)
+    f1 = [m["per_label"].get(label, {}).get("f1", 0.0) for label in stance_labels]
+    return {"stance_pairs": len(pairs), "macro_f1": _round(sum(f1) / len(f1)), "polar_pairs": len(polar_pairs),
+            "polar_macro_f1": _round(pm["f_avg"])}
 
 
 def _round(value: float | None) -> float | None:

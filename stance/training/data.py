@@ -10,6 +10,8 @@ Disagreements between annotators on the same (paragraph, target) follow `conflic
 `majority` (the label most annotators chose; a tie is dropped), `latest` (the label saved last),
 `drop` (any disagreement is dropped). One annotator's later label replaces their earlier one
 first (records without an annotator count as one annotator: a later file corrects an earlier one).
+A reviewer's decision (`"adjudicated": true`, written by `stance labelstudio review`) settles a
+disagreement whatever the policy (the latest decision when there are several).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class ConflictReport:
     disagreements: int = 0
     resolved: int = 0
     dropped: int = 0
+    adjudicated: int = 0  # disagreements settled by a reviewer's decision
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -166,6 +169,11 @@ def resolve_stance(records: Sequence[LabelledRecord], policy: str) -> tuple[list
             kept.append(min(votes, key=lambda v: v[0]))
             continue
         report.disagreements += 1
+        decisions = [v for v in votes if v[1].extra.get("adjudicated") is True]
+        if decisions:
+            report.adjudicated += 1
+            kept.append(max(decisions, key=lambda v: (v[1].updated_at or "", v[0])))
+            continue
         chosen = _resolve([(r.label, r.updated_at or "", order) for order, r in votes], policy)
         if chosen is None:
             report.dropped += 1

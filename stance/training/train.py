@@ -358,7 +358,7 @@ def _announce(data: TrainingData, start: StartPoint, progress: bool) -> None:
     if data.conflicts.disagreements:
         c = data.conflicts
         print(f"annotators disagreed on {c.disagreements} (paragraph, target) pair(s): {c.resolved} resolved, {c.dropped} dropped"
-              f" (--conflicts {c.policy})", file=sys.stderr)
+              f" (--conflicts {c.policy}), {c.adjudicated} settled by a reviewer's decision", file=sys.stderr)
 
 
 def _short_metrics(overall: dict[str, Any]) -> dict[str, Any]:

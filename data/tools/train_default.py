@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Rebuild the shipped default model in one command (the recipe of stance/resources/models/minilm-news-v2).
+
+    .venv/bin/python data/tools/train_default.py --newsmtsc ../shared/data/newsmtsc [--out DIR] [--replay 1500]
+
+A LoRA adapter (rank 32, alpha 64) stacked over the previous default (shipped:minilm-newsmtsc-lora,
+itself a LoRA adapter of all-MiniLM-L6-v2 trained on NewsMTSC), trained on
+- the team's corpus train split (data/corpus/train.jsonl paragraphs, data/corpus/articles-train.jsonl
+  articles; nine targets, configs/corpus.yaml), and
+- a replay sample of NewsMTSC train (--replay records, whole articles, fixed seed 1), so that what the
+  previous default knew about people as targets is kept.
+The dev split (data/corpus/dev.jsonl, articles-dev.jsonl) is never trained on. It runs `stance train`
+exactly as a user would; the replay sample is written to a temporary folder and deleted afterwards
+(NewsMTSC is read from the path given, never copied into the repository).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+NEWSMTSC_DOC = re.compile(r"^(?:newsmtsc:)?(allsides_\d+_\d+|polusa_v1_\d+_-?\d+)_\d+_")  # the article part of a NewsMTSC id
+
+
+def replay_sample(train: Path, size: int, seed: int = 1) -> list[dict]:
+    """`size` records of NewsMTSC train, whole articles in a shuffled (seeded) order."""
+    if not train.is_file():
+        sys.exit(f"error: {train} does not exist; expected NewsMTSC's train.jsonl (--newsmtsc names its folder)")
+    rows = [json.loads(line) for line in train.read_text(encoding="utf-8").splitlines() if line.strip()]
+    by_doc: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        match = NEWSMTSC_DOC.match(str(row["id"]))
+        by_doc[match.group(1) if match else str(row["id"])].append(row)
+    keys = sorted(by_doc)
+    random.Random(seed).shuffle(keys)
+    out: list[dict] = []
+    for key in keys:
+        if len(out) >= size:
+            break
+        out += by_doc[key]
+    return out[:size]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--newsmtsc", type=Path, required=True, help="folder with NewsMTSC train.jsonl")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "minilm-news-v2", help="model directory to write")
+    parser.add_argument("--replay", type=int, default=1500, help="NewsMTSC train records to replay (default 1500)")
+    parser.add_argument("--rank", type=int, default=32, help="LoRA rank (alpha is twice the rank)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        replay = Path(scratch) / "newsmtsc-replay.jsonl"
+        replay.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replay_sample(args.newsmtsc / "train.jsonl", args.replay)),
+                          encoding="utf-8")
+        command = [sys.executable, "-m", "stance", "train",
+                   str(ROOT / "data" / "corpus" / "train.jsonl"), str(ROOT / "data" / "corpus" / "articles-train.jsonl"), str(replay),
+                   "--config", str(ROOT / "configs" / "corpus.yaml"), "--base", "shipped:minilm-newsmtsc-lora",
+                   "--adapter", "--lora-rank", str(args.rank), "--lora-alpha", str(2 * args.rank),
+                   "--out", str(args.out), "--overwrite"]
+        print("+", " ".join(command), flush=True)
+        sys.exit(subprocess.call(command, cwd=ROOT))
+
+
+if __name__ == "__main__":
+    main()
