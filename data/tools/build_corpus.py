@@ -63,7 +63,7 @@ def agreement(records: list[dict], targets: list[str], frames: list[str]) -> dic
             "agreement_mentioned": _round(sum(a == b for a, b in mentioned) / len(mentioned)) if mentioned else None,
         }
     out["all_targets_mentioned"] = {"pairs": len(all_first), "kappa": _round(cohen_kappa(all_first, all_second)),
-                                    "agreement": _round(sum(a == b for a, b in zip(all_first, all_second)) / len(all_first)) if all_first else None,
+                                    "agreement": _round(sum(a == b for a, b in zip(all_first, all_second, strict=True)) / len(all_first)) if all_first else None,
                                     **ceiling(all_first, all_second)}
     both = [v for v in frames_by.values() if {"primary", "second"} <= set(v)]
     if both:
