@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200, 1000, 2000])
     parser.add_argument("--data", nargs="+", choices=["newsmtsc", "corpus"], default=["newsmtsc", "corpus"],
                         help="which training data to sample (default both)")
+    parser.add_argument("--warm-base", default="current",
+                        help="where the warm start starts (default: current, the config's model; e.g. shipped:minilm-newsmtsc-lora, "
+                             "which never saw the team corpus)")
     parser.add_argument("--cold-epoch", action="store_true", help="only the cold start on 2,000 NewsMTSC records, one epoch")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                         sample = corpus_sample(size)
                         judges = {"corpus_dev": ROOT / "data" / "corpus" / "dev.jsonl", "seeds": seeds}
                         config_path = ROOT / "configs" / "corpus.yaml"
-                    for start, base in (("warm", "current"), ("cold", "bundled:all-MiniLM-L6-v2")):
+                    for start, base in (("warm", args.warm_base), ("cold", "bundled:all-MiniLM-L6-v2")):
                         row = {"data": data, "size": size, "start": start,
                                **train_and_judge(sample, base, scratch, f"{data}-{size}-{start}", config_path, judges)}
                         rows.append(row)

@@ -23,7 +23,7 @@ def print_annotate_summary(result: AnnotateResult, config: StanceConfig) -> None
         table.add_row(target, *[str(counts.get(label, 0)) for label in labels])
     console.print(table)
     if result.frame_counts:
-        top = sorted(result.frame_counts.items(), key=lambda kv: -kv[1])[:5]
+        top = [kv for kv in sorted(result.frame_counts.items(), key=lambda kv: -kv[1]) if kv[1]][:5]
         console.print("frames (paragraphs): " + ", ".join(f"{name} {count}" for name, count in top))
     done = result.scored_now + result.copied_duplicates
     rate = done / result.scoring_seconds if result.scoring_seconds else 0.0

@@ -55,15 +55,15 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=1500, help="NewsMTSC train records to replay (default 1500)")
     parser.add_argument("--rank", type=int, default=32, help="LoRA rank (alpha is twice the rank)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory(prefix="newsmtsc-replay-") as scratch:
         replay = Path(scratch) / "newsmtsc-replay.jsonl"
         replay.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in replay_sample(args.newsmtsc / "train.jsonl", args.replay)),
                           encoding="utf-8")
         command = [sys.executable, "-m", "stance", "train",
-                   str(ROOT / "data" / "corpus" / "train.jsonl"), str(ROOT / "data" / "corpus" / "articles-train.jsonl"), str(replay),
-                   "--config", str(ROOT / "configs" / "corpus.yaml"), "--base", "shipped:minilm-newsmtsc-lora",
+                   "data/corpus/train.jsonl", "data/corpus/articles-train.jsonl", str(replay),  # relative: the model card names them so
+                   "--config", "configs/corpus.yaml", "--base", "shipped:minilm-newsmtsc-lora",
                    "--adapter", "--lora-rank", str(args.rank), "--lora-alpha", str(2 * args.rank),
-                   "--out", str(args.out), "--overwrite"]
+                   "--out", str(args.out.resolve()), "--overwrite"]
         print("+", " ".join(command), flush=True)
         sys.exit(subprocess.call(command, cwd=ROOT))
 

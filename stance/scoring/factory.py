@@ -7,7 +7,7 @@ from stance.errors import ModelError
 from stance.scoring.base import FrameScorer, Scorer
 
 BACKENDS = ("embedding", "adapter", "nli", "finetuned")
-DEFAULT_SHIPPED_MODEL = "minilm-newsmtsc-lora"  # what `model.backend: adapter` runs when model.name is the bundled encoder
+DEFAULT_SHIPPED_MODEL = "minilm-news-v2"  # what `model.backend: adapter` runs when model.name is the bundled encoder
 
 
 def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
