@@ -25,7 +25,7 @@ ConflictsOption = Annotated[
 ]
 
 
-def _settings(base: str, models_dir: Path, adapter: bool, epochs: float | None, max_steps: int | None, batch_size: int,
+def _settings(base: str, models_dir: Path, adapter: bool, epochs: float | None, max_steps: int | None, batch_size: int | None,
               learning_rate: float | None, max_length: int | None, seed: int, patience: int, conflicts: str, name: str | None,
               lora_rank: int = 8, lora_alpha: float | None = None) -> object:
     from stance.training.train import TrainSettings
@@ -48,8 +48,8 @@ def train_command(
     dev: Annotated[Path | None, typer.Option(help="Dev file for model selection and the report (default: 10% of FILES, grouped by document).")] = None,
     epochs: Annotated[float | None, typer.Option(min=0.01, help="Passes over the training data (default 3; 6 for a warm start on up to 1,000 records).")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimizer steps (overrides --epochs).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Training examples per step.")] = 32,
-    learning_rate: Annotated[float | None, typer.Option(min=0.0, help="Peak learning rate (default 3e-5 warm, 5e-5 cold, 5e-4 for an adapter).")] = None,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Training examples per step (default 32; 16 for a cold start).")] = None,
+    learning_rate: Annotated[float | None, typer.Option(min=0.0, help="Peak learning rate (default 3e-5 warm, 1e-4 cold, 5e-4 for an adapter).")] = None,
     max_length: Annotated[int | None, typer.Option(min=16, help="Longest input in tokens (default: the config's model.max_length).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed (weights init, data order, the dev split).")] = 42,
     patience: Annotated[int, typer.Option(min=1, help="Stop after this many dev evaluations (two per epoch) without a better macro-F1.")] = 3,
@@ -103,7 +103,7 @@ def retrain_command(
     min_gain: Annotated[float, typer.Option(help="Macro-F1 the new model must add to be promoted.")] = 0.0,
     epochs: Annotated[float | None, typer.Option(min=0.01, help="Passes over the training data (see stance train).")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimizer steps.")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Training examples per step.")] = 32,
+    batch_size: Annotated[int | None, typer.Option(min=1, help="Training examples per step (default 32; 16 for a cold start).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     conflicts: ConflictsOption = "majority",
     project: Annotated[str | None, typer.Option("--project", "-p", help="After a promotion, make this Label Studio project show the new model (its unreviewed tasks predicted first).")] = None,
