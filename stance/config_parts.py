@@ -220,7 +220,7 @@ class Documents(_Strict):
     the document's paragraphs.
     """
 
-    neutral_weight: float = Field(default=1.0, gt=0.0, le=1.0)
+    neutral_weight: float = Field(default=0.6, gt=0.0, le=1.0)
     frame_share: float = Field(default=0.25, gt=0.0, le=1.0)
 
 
