@@ -34,13 +34,15 @@ def test_stance_is_the_mean_over_mentioning_paragraphs_with_neutral_weighted(tmp
         para("d", 2, {"China": ("neutral", s(0.2, 0.5, 0.3))}),
         para("d", 3, {"China": NM}),
     ]
-    plain = document_stance(paragraphs, "China", default_config)
+    plain = document_stance(paragraphs, "China", load_config(write_config(tmp_path / "p.yaml", "documents:\n  neutral_weight: 1.0\n")))
     assert plain.label == "neutral"  # means: favorable 0.133, neutral 0.467, unfavorable 0.4
     assert plain.scores["neutral"] == pytest.approx(1.4 / 3, abs=1e-6)
     assert plain.counts == {"favorable": 0, "neutral": 2, "unfavorable": 1, "not_mentioned": 1}
     assert plain.mentioned == 3 and plain.shares["neutral"] == pytest.approx(2 / 3, abs=1e-6)
     weighted = document_stance(paragraphs, "China", load_config(write_config(tmp_path / "w.yaml", "documents:\n  neutral_weight: 0.8\n")))
     assert weighted.label == "unfavorable"  # 0.467 * 0.8 = 0.373 < 0.4
+    assert default_config.documents.neutral_weight == 0.6  # the shipped weight, calibrated on the corpus' train articles
+    assert document_stance(paragraphs, "China", default_config).label == "unfavorable"
     absent = document_stance(paragraphs[3:], "China", default_config)
     assert absent.label == "not_mentioned" and absent.mentioned == 0
 
@@ -92,9 +94,10 @@ def test_annotate_writes_documents_that_match_their_paragraphs(seeds_run, defaul
             if not mentioning:
                 assert result["label"] == "not_mentioned"
                 continue
+            weight = default_config.documents.neutral_weight
             means = {label: sum(p["stance"][target]["scores"][label] for p in mentioning) / len(mentioning)
-                     for label in default_config.stance_label_names}
-            assert result["label"] == max(means, key=means.get)
+                     * (weight if label == "neutral" else 1.0) for label in default_config.stance_label_names}
+            assert result["label"] == max(means, key=means.get)  # the mean scores, neutral x documents.neutral_weight
         assert document["frames"] and set(document["frames"]) <= set(default_config.frame_names)
 
 
