@@ -54,7 +54,7 @@ def corpus_sample(size: int) -> list[dict]:
 
 
 def train_and_judge(rows: list[dict], base: str, scratch: Path, name: str, config_path: Path | None, judges: dict[str, Path],
-                    epochs: float | None = None) -> dict:
+                    epochs: float | None = None, learning_rate: float | None = None, batch_size: int | None = None) -> dict:
     from stance.config import load_config
     from stance.evaluate import run_source
     from stance.labelled import read_labelled
@@ -65,7 +65,8 @@ def train_and_judge(rows: list[dict], base: str, scratch: Path, name: str, confi
     path = scratch / f"{name}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     started = time.monotonic()
-    result = train_model([path], scratch / name, config, TrainSettings(base=base, models_dir=scratch / "no-models", epochs=epochs),
+    result = train_model([path], scratch / name, config, TrainSettings(base=base, models_dir=scratch / "no-models", epochs=epochs,
+                                                                                     learning_rate=learning_rate, batch_size=batch_size),
                          progress=False, frames=False)
     row: dict = {"records": len(rows), "base": base, "seconds": round(time.monotonic() - started, 1), "steps": result.steps}
     for judge, gold in judges.items():
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the warm start starts (default: current, the config's model; e.g. shipped:minilm-newsmtsc-lora, "
                              "which never saw the team corpus)")
     parser.add_argument("--cold-epoch", action="store_true", help="only the cold start on 2,000 NewsMTSC records, one epoch")
+    parser.add_argument("--learning-rate", type=float, default=None, help="with --cold-epoch: instead of the cold default")
+    parser.add_argument("--batch-size", type=int, default=None, help="with --cold-epoch: instead of the cold default")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     seeds = ROOT / "tests" / "fixtures" / "seed_gold.jsonl"
@@ -102,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.cold_epoch:
             sample = newsmtsc_sample(args.newsmtsc / "train.jsonl", 2000)
             judges = {"dev_rw": args.newsmtsc / "dev_rw.jsonl", "dev_mt": args.newsmtsc / "dev_mt.jsonl"}
-            rows.append({"data": "newsmtsc", **train_and_judge(sample, "bundled:all-MiniLM-L6-v2", scratch, "cold-epoch", None, judges, epochs=1.0)})
+            rows.append({"data": "newsmtsc", **train_and_judge(sample, "bundled:all-MiniLM-L6-v2", scratch, "cold-epoch", None, judges, epochs=1.0,
+                                                                 learning_rate=args.learning_rate, batch_size=args.batch_size)})
         else:
             for size in args.sizes:
                 for data in args.data:
