@@ -3,6 +3,7 @@ the same command resumes to exactly the output of an uninterrupted run."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.model]
 CHUNK = 4
 
 
+def long_corpus(seeds_dir: Path, path: Path, copies: int = 8) -> None:
+    """test_kill_resume's corpus, `copies` times over with distinct texts (none copied from the cache):
+    2,400 paragraphs, so that a fast model is still at work when the signal comes."""
+    build_corpus(seeds_dir, path)
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    out = []
+    for copy in range(copies):
+        for row in rows:
+            text = "\n\n".join(f"Copy {copy}. {paragraph}" for paragraph in row["text"].split("\n\n"))
+            out.append(json.dumps({**row, "id": f"{row['id']}-{copy}", "text": text}))
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def complete_lines(path: Path) -> list[str]:
     if not path.exists():
         return []
@@ -28,7 +42,7 @@ def complete_lines(path: Path) -> list[str]:
 def test_ctrl_c_and_sigterm_say_how_to_resume_and_lose_nothing(tmp_path, seeds_dir, tiny_nli_model_dir):
     config = write_config(tmp_path / "tiny.yaml", f"model:\n  backend: nli\n  name: {tiny_nli_model_dir}\n  max_length: 128\n")
     corpus = tmp_path / "corpus.jsonl"
-    build_corpus(seeds_dir, corpus)  # 300 paragraphs: work is left when the signal comes, even on a loaded machine
+    long_corpus(seeds_dir, corpus)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
 
     def command(out: Path) -> list[str]:
