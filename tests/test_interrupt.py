@@ -55,7 +55,10 @@ def test_ctrl_c_and_sigterm_say_how_to_resume_and_lose_nothing(tmp_path, seeds_d
     out = tmp_path / "run"
     for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
         before = len(complete_lines(out / "predictions.jsonl"))
-        process = subprocess.Popen(command(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # a shell's background job (nohup ... &, some CI runners) inherits SIGINT ignored, and so would the run:
+        # give the child the default disposition, as a terminal's Ctrl-C finds it
+        process = subprocess.Popen(command(out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 300
         while process.poll() is None and time.monotonic() < deadline and len(complete_lines(out / "predictions.jsonl")) < before + 2 * CHUNK:
             time.sleep(0.01)
