@@ -93,9 +93,15 @@ def test_two_pushes_that_race_at_every_step_end_with_one_task_per_paragraph(labe
     results = race([lambda c=c: push_run(newer, default_config, c, title, batch_size=8, progress=False) for c in clients])
     assert sum(r.predictions_added for r in results) >= len(records)
     assert duplicates(direct, project["id"]) == (0, 0)
-    versions = Counter(version for _, _, version in direct.list_predictions(project["id"]))
+    live = {t.id for t in direct.list_tasks(project["id"])}
+    listed = direct.list_predictions(project["id"])
+    # what annotators see: every task holds one prediction of each version (under load, Label Studio's prediction
+    # listing has been seen to still name predictions of the duplicate tasks the first race deleted: not on any task)
+    versions = Counter(version for _, task, version in listed if task in live)
     assert versions == {records[0]["model_version"]: len(records), "race-v2": len(records)}
-    print(f"race in threads: {removed} duplicate tasks made and removed; duplicates left: 0 tasks, 0 predictions")
+    orphans = sum(1 for _, task, _ in listed if task not in live)
+    print(f"race in threads: {removed} duplicate tasks made and removed; duplicates left: 0 tasks, 0 predictions"
+          f" ({orphans} listed predictions of deleted tasks)")
 
 
 def test_two_stance_push_commands_started_together_leave_every_paragraph_once(labelstudio_server, ls_seeds_run, tmp_path, test_output):
