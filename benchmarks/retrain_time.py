@@ -6,7 +6,8 @@
 The pairs are the first N mentioned (paragraph, target) pairs of the team's corpus train split
 (data/corpus/train.jsonl), whole documents, the way a review round returns them; training runs as
 `stance train` runs it (the default settings; the documents' frame records train the frame head too,
-as a pulled review round's do; --no-frames: the stance model alone), in this process. Prints the wall time, the steps and the dev figures, and a last line for scripts:
+as a pulled review round's do; --no-frames: the stance model alone), in this process. Prints the
+wall time, the steps and the dev figures, and a last line for scripts:
 `retrain <pairs> pairs: <seconds> s (<minutes> min) on <cpus> CPUs`.
 """
 
