@@ -2,7 +2,7 @@
 """Calibrate `documents.neutral_weight` (the article rule's weight on the neutral mean) on the team
 corpus' train articles, and report the chosen value on the dev articles.
 
-    .venv/bin/python benchmarks/neutral_weight.py [--model shipped:minilm-news-v2] [--weights 0.6 0.7 ...]
+    .venv/bin/python benchmarks/neutral_weight.py [--model shipped:minilm-news-v3] [--weights 0.6 0.7 ...]
 
 The articles of data/corpus/articles-{train,dev}.jsonl are annotated with `stance annotate`'s own
 pipeline (configs/corpus.yaml, nine targets); for each weight, documents.jsonl's rule
@@ -65,7 +65,7 @@ def figures(state: dict, gold: list[dict], weight: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="shipped:minilm-news-v2")
+    parser.add_argument("--model", default="shipped:minilm-news-v3")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.4])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stance-neutral-weight-") as tmp:

@@ -255,7 +255,7 @@ def _annotate(
     scoring_seconds = time.monotonic() - scoring_started
     counts = write_csv_and_count(run, config)
     documents = write_documents(run, iter_documents(
-        (line.prediction for line in iter_predictions(run.predictions)), config, rule_for(config, annotator.frame_scorer)))
+        (line.prediction for line in iter_predictions(run.predictions)), config, rule_for(config, annotator.frame_source)))
     if counts.paragraphs != scan.paragraphs:
         raise RunError(f"{run.predictions} holds {counts.paragraphs} predictions but the inputs have {scan.paragraphs} paragraphs")
     seconds = time.monotonic() - started

@@ -67,6 +67,12 @@ class Annotator:
         """Whether frames come from the stance scorer's own forward passes."""
         return bool(self.config.frame_names) and self.frame_scorer is None
 
+    @property
+    def frame_source(self) -> object | None:
+        """What scores the frames: the frame scorer, or the stance scorer when it scores them itself
+        (its `thresholds` and `head`, when it has them, decide paragraphs and documents)."""
+        return self.frame_scorer if self.frame_scorer is not None else (self.scorer if self.scorer_frames else None)
+
     # -- stance ------------------------------------------------------------------------------
 
     def decide(self, scores: dict[str, float] | None, mentioned: bool) -> TargetStance:
@@ -102,7 +108,7 @@ class Annotator:
         """The frames that apply: at or above their threshold (the frame scorer's per-frame ones, else
         `frames.threshold`), the `frames.max_labels` highest; the residual frame only when none does."""
         frames = self.config.frames
-        thresholds = getattr(self.frame_scorer, "thresholds", None) or {}
+        thresholds = getattr(self.frame_source, "thresholds", None) or {}
         residual = {f.name for f in frames.items if f.residual}
         passing = [n for n, s in scores.items() if n not in residual and s >= thresholds.get(n, frames.threshold)]
         chosen = set(sorted(passing, key=lambda n: -scores[n])[: frames.max_labels]) or residual

@@ -44,7 +44,7 @@ def evaluate_frames(annotator: Any, records: Sequence[LabelledRecord]) -> dict[s
         predicted = annotator.predict(list(with_document_context(units, annotator.gate)))
         out["paragraph"] = multilabel_metrics([r.frames or () for r in paragraphs], [p.frame_labels for p in predicted], config.frame_names)
     if documents:
-        rule = rule_for(config, annotator.frame_scorer)
+        rule = rule_for(config, annotator.frame_source)
         decided = []
         for record in documents:
             units = split_document(Document(id=record.id, text=record.text), config.ingest)

@@ -18,7 +18,8 @@ from stance.training.model import ADAPTER_CONFIG, ADAPTER_WEIGHTS, MODEL_JSON, S
 
 pytestmark = [pytest.mark.model]
 SHIPPED = "minilm-newsmtsc-lora"  # the previous default: an adapter of the bundled encoder (configs/previous-default.yaml)
-DEFAULT = "minilm-news-v2"  # the default: an adapter stacked over SHIPPED, with a frame head
+DEFAULT = "minilm-news-v3"  # the default: STANCE_V2's adapter (stacked over SHIPPED) with a frame head on its own pass
+STANCE_V2 = "minilm-news-v2"  # the same stance adapter, with a frame head on the bundled sentence encoder
 runner = CliRunner()
 
 
@@ -122,10 +123,15 @@ def test_the_default_is_a_small_adapter_over_the_previous_one_with_a_frame_head(
     assert default_config.model.name == f"shipped:{DEFAULT}"
     assert info["stance"]["kind"] == "lora" and info["stance"]["base"] == f"shipped:{SHIPPED}"
     assert info["stance"]["base_weights"] == StanceModel.from_pretrained(shipped_models_dir() / SHIPPED).weights_digests()
-    assert [Path(f["path"]).name for f in info["data"]["train_files"]][:2] == ["train.jsonl", "articles-train.jsonl"]  # the team corpus
-    assert not any("dev" in f["path"] for f in info["data"]["train_files"])  # the dev split stays out
+    v2 = json.loads((shipped_models_dir() / STANCE_V2 / MODEL_JSON).read_text())
+    assert [Path(f["path"]).name for f in v2["data"]["train_files"]][:2] == ["train.jsonl", "articles-train.jsonl"]  # the team corpus
+    assert not any("dev" in f["path"] for f in v2["data"]["train_files"] + info["data"]["train_files"])  # the dev split stays out
+    # the stance adapter is v2's, byte for byte (so are the stance labels); only the frame head is new, on the stance pass
+    assert info["stance"]["kept_from"] == f"shipped:{STANCE_V2}"
+    assert (directory / ADAPTER_WEIGHTS).read_bytes() == (shipped_models_dir() / STANCE_V2 / ADAPTER_WEIGHTS).read_bytes()
+    assert [Path(f["path"]).name for f in info["data"]["train_files"]] == ["frames-train.jsonl", "frames-articles-train.jsonl"]
     model = StanceModel.from_pretrained(directory)
-    assert model.frame_head is not None
+    assert model.frame_head is not None and model.frame_head.encoder == "stance-pass" and model.frame_head.info["layers"] == [2, 4, 6]
     assert set(model.frame_head.frames) == {f.name for f in default_config.frames.items if not f.residual}  # Other: when none applies
 
 

@@ -119,7 +119,7 @@ def test_warm_start_beats_cold_start_on_a_small_in_domain_set(tmp_path):
         scores[name] = evaluate_records(str(tmp_path / name), gold, config, progress=False).metrics["model"]["overall"]["macro_f1"]
     assert info["stance"].get("started_from") is None and "cold start" in info["start"]
     warm_info = json.loads((tmp_path / "warm" / "stance_model.json").read_text())
-    assert warm_info["stance"]["started_from"] == "shipped:minilm-news-v2"  # the config's model; the card says what it started from
+    assert warm_info["stance"]["started_from"] == "shipped:minilm-news-v3"  # the config's model; the card says what it started from
     assert "warm start" in (tmp_path / "warm" / "README.md").read_text()
     assert scores["warm"] > scores["cold"] + 0.05, scores
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -28,3 +29,28 @@ def build_tiny_bert(directory: Path, tokenizer_source: Path) -> Path:
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+VERBS = {"favorable": ["praised", "welcomed", "applauded"], "unfavorable": ["condemned", "denounced", "attacked"],
+         "neutral": ["met", "visited", "called"]}
+FRAMES = {"Economic": "over tariffs and trade", "Security and defense": "over troops and missiles"}
+
+
+def synthetic_rows(n: int, seed: int = 0, untargeted: int = 0) -> list[dict]:
+    """Paragraphs naming China and Russia, the stance toward each given by its own verb, frames by topic (marked
+    synthetic); `untargeted` more paragraphs name no target (frame records only)."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(untargeted):
+        frame = rng.choice(list(FRAMES))
+        text = f"Markets moved {FRAMES[frame]} as traders {rng.choice(['waited', 'watched', 'hesitated'])} on day {i}."
+        rows.append({"id": f"syn-u{i}:0", "doc_id": f"syn-u{i}", "text": text, "frames": [frame], "synthetic": True})
+    for i in range(n):
+        a, b = rng.choice(list(VERBS)), rng.choice(list(VERBS))
+        frame = rng.choice(list(FRAMES))
+        text = f"Lawmakers {rng.choice(VERBS[a])} China {FRAMES[frame]}. Separately, critics {rng.choice(VERBS[b])} Russia on Tuesday."
+        doc = f"syn-{i}"
+        rows.append({"id": f"{doc}:0", "doc_id": doc, "text": text, "frames": [frame], "synthetic": True})
+        rows.append({"id": f"{doc}:0", "doc_id": doc, "text": text, "target": "China", "label": a, "synthetic": True})
+        rows.append({"id": f"{doc}:0", "doc_id": doc, "text": text, "target": "Russia", "label": b, "synthetic": True})
+    return rows

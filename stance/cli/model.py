@@ -27,12 +27,12 @@ ConflictsOption = Annotated[
 
 def _settings(base: str, models_dir: Path, adapter: bool, epochs: float | None, max_steps: int | None, batch_size: int | None,
               learning_rate: float | None, max_length: int | None, seed: int, patience: int, conflicts: str, name: str | None,
-              lora_rank: int = 8, lora_alpha: float | None = None) -> object:
+              lora_rank: int = 8, lora_alpha: float | None = None, one_pass: bool | None = None, frame_vectors: str = "auto") -> object:
     from stance.training.train import TrainSettings
 
     return TrainSettings(base=base, models_dir=models_dir, adapter=adapter, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                          learning_rate=learning_rate, max_length=max_length, seed=seed, patience=patience,
-                         conflicts=conflicts, name=name, lora_rank=lora_rank,
+                         conflicts=conflicts, name=name, lora_rank=lora_rank, one_pass=one_pass, frame_vectors=frame_vectors,
                          lora_alpha=lora_alpha if lora_alpha is not None else 2.0 * lora_rank)  # type: ignore[arg-type]
 
 
@@ -45,6 +45,7 @@ def train_command(
     adapter: Annotated[bool, typer.Option(help="Train a LoRA adapter (peft) instead of every weight, over the frozen start model (2-6 MB instead of a full copy): how the shipped default is made.")] = False,
     lora_rank: Annotated[int, typer.Option(min=1, help="With --adapter: the LoRA rank.")] = 8,
     lora_alpha: Annotated[float | None, typer.Option(min=0.0, help="With --adapter: LoRA alpha (default: twice the rank).")] = None,
+    one_pass: Annotated[bool | None, typer.Option("--one-pass/--target-conditioned", help="Architecture: --one-pass encodes each paragraph once and reads every target from its mention tokens and the frames from the same pass (one pass per paragraph); --target-conditioned runs one pass per (paragraph, mentioned target) plus a frame-encoder pass, as the shipped default. Default: what the start model is.", show_default=False)] = None,
     dev: Annotated[Path | None, typer.Option(help="Dev file for model selection and the report (default: 10% of FILES, grouped by document).")] = None,
     epochs: Annotated[float | None, typer.Option(min=0.01, help="Passes over the training data (default 3; 6 for a warm start on up to 1,000 records).")] = None,
     max_steps: Annotated[int | None, typer.Option(min=1, help="Stop after this many optimizer steps (overrides --epochs).")] = None,
@@ -55,6 +56,7 @@ def train_command(
     patience: Annotated[int, typer.Option(min=1, help="Stop after this many dev evaluations (two per epoch) without a better macro-F1.")] = 3,
     conflicts: ConflictsOption = "majority",
     frames: Annotated[bool, typer.Option(help="Train the frame head when the files hold frame records.")] = True,
+    frame_vectors: Annotated[str, typer.Option(help="What the frame head reads: 'stance-pass' (the stance model's own pass: no second encoder at annotation, how the shipped default reads frames), 'encoder' (frames.encoder's sentence embeddings: one more pass per paragraph), 'auto' (what the start model's head read).")] = "auto",
     curve: Annotated[bool, typer.Option(help="Instead of one model: train on 25/50/75/100% and print (and plot, with --out) the learning curve.")] = False,
     name: Annotated[str | None, typer.Option(help="Model name in model versions (default: the --out directory's name).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --out directory.")] = False,
@@ -68,7 +70,7 @@ def train_command(
     """
     cfg = load(config)
     settings = _settings(base, models_dir, adapter, epochs, max_steps, batch_size, learning_rate, max_length, seed, patience, conflicts, name,
-                         lora_rank, lora_alpha)
+                         lora_rank, lora_alpha, one_pass, frame_vectors)
     if curve:
         from stance.training.curve import format_curve, train_curve
 

@@ -7,14 +7,15 @@ from stance.errors import ModelError
 from stance.scoring.base import FrameScorer, Scorer
 
 BACKENDS = ("embedding", "adapter", "nli", "finetuned")
-DEFAULT_SHIPPED_MODEL = "minilm-news-v2"  # what `model.backend: adapter` runs when model.name is the bundled encoder
+DEFAULT_SHIPPED_MODEL = "minilm-news-v3"  # what `model.backend: adapter` runs when model.name is the bundled encoder
 
 
 def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
     """The scorer that `config.model.backend` names; `model` overrides `config.model.name`.
 
     A `model` that is a directory written by `stance train` selects the fine-tuned scorer, and
-    an adapter directory the adapter scorer, whatever the backend says.
+    an adapter directory the adapter scorer, whatever the backend says; a one-pass directory
+    (`stance train --one-pass`) selects the one-pass scorer.
     """
     from stance.training.model import is_model_dir
 
@@ -31,9 +32,16 @@ def build_scorer(config: StanceConfig, model: str | None = None) -> Scorer:
 
         return EmbeddingScorer(config, name)
     if backend in ("finetuned", "adapter"):
+        from stance.training.model import model_kind
+
+        directory = trained_model_name(name)
+        if model_kind(directory) == "one-pass":
+            from stance.scoring.onepass import OnePassScorer
+
+            return OnePassScorer(config, directory)
         from stance.scoring.trained import TrainedScorer
 
-        return TrainedScorer(config, trained_model_name(name))
+        return TrainedScorer(config, directory)
     raise ValueError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 

@@ -76,15 +76,26 @@ def check_labels(config: StanceConfig, model_labels: Sequence[str], where: str) 
         )
 
 
+STANCE_PASS = "stance-pass"  # the `encoder` of a frame head on the stance model's own pass (see TargetedScorer)
+
+
 class TargetedScorer:
     """The Scorer protocol over a target-conditioned sequence classifier.
 
     Subclasses set `model`, `tokenizer`, `labels` (model output order), `device`, `max_length`,
-    `backend`, `name` and `weights` (digests), then call `_set_version()`. The model has no frame
-    head: frames come from a separate frame scorer (see `stance.scoring.factory`).
+    `backend`, `name`, `weights` (digests) and `head` (a frame head, or None), then call
+    `_set_version()`. A head whose encoder is `STANCE_PASS` reads the frames from the stance pass
+    itself: a paragraph's vector is the mean of its pairs' text-segment vectors
+    (`stance.scoring.runtime.segment_vectors`, the head's `layers`; one pass with an empty first
+    segment when it names no target), so frames cost no second encoder;
+    `scores_frames` is then true. Any other head is run by a separate frame scorer
+    (`stance.scoring.factory`).
     """
 
     scores_frames = False
+    head: Any = None
+    want_vectors = False  # the forward pass also returns the text-segment vectors (set when training a head on them)
+    thresholds: dict[str, float]
     config: StanceConfig
     model: Any
     tokenizer: Any
@@ -97,22 +108,27 @@ class TargetedScorer:
     model_version: str
 
     def _set_version(self) -> None:
-        from stance.scoring.runtime import forward_for
+        from stance.scoring.runtime import forward_for, stance_pass_layers
 
         self.gate = gate_for(self.config)
+        self.scores_frames = self.head is not None and self.head.encoder == STANCE_PASS
+        layers = self.head.info.get("layers") if self.scores_frames else None
+        self.vector_layers = tuple(layers or stance_pass_layers(int(self.model.config.num_hidden_layers)))
+        self.thresholds = dict(zip(self.head.frames, self.head.paragraph_thresholds, strict=True)) if self.scores_frames else {}
         self.model_version = model_version(self.backend, self.name, list(self.weights), self.config)
         m = self.config.model
         key = hashlib.sha256("\n".join(self.weights).encode()).hexdigest()[:16]  # the weights' identity names the ONNX export
-        self._forward = forward_for(self.model, m.runtime, m.quantize, key, self.device)
+        vectors = self.vector_layers if self.scores_frames or self.want_vectors else None
+        self._forward = forward_for(self.model, m.runtime, m.quantize, key, self.device, vectors=vectors)
 
-    def probabilities(self, firsts: Sequence[str], seconds: Sequence[str]) -> Any:
-        """A (n, len(labels)) tensor of class probabilities."""
+    def run(self, firsts: Sequence[str], seconds: Sequence[str]) -> tuple[Any, Any]:
+        """(a (n, len(labels)) tensor of class probabilities, the pairs' text-segment vectors or None)."""
         import torch
 
         features = encode_pairs(self.tokenizer, firsts, seconds, self.max_length)
         if not features:
-            return torch.empty(0, len(self.labels))
-        logits = run_batched(
+            return torch.empty(0, len(self.labels)), None
+        out = run_batched(
             features,
             max_batch=self.config.model.batch_size,
             max_tokens=token_cap(self.config.model.max_tokens_per_batch, self.device),
@@ -120,14 +136,19 @@ class TargetedScorer:
             device=self.device,
             forward=self._forward,
         )
-        return torch.softmax(logits.double(), dim=-1)
+        n = len(self.labels)
+        return torch.softmax(out[:, :n].double(), dim=-1), (out[:, n:] if out.shape[1] > n else None)
 
-    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]], *, frames: bool = True) -> list[ParagraphScores]:
-        """Stance scores only (`frames` is ignored: this model scores none)."""
-        not_mentioned = self.config.not_mentioned.name
+    def probabilities(self, firsts: Sequence[str], seconds: Sequence[str]) -> Any:
+        """A (n, len(labels)) tensor of class probabilities."""
+        return self.run(firsts, seconds)[0]
+
+    def _pairs(self, texts: Sequence[str], targets: Sequence[Sequence[Target]], with_frames: bool) -> tuple[list[str], list[str], list[tuple[int, str | None]], list[tuple[int, str]]]:
+        """(firsts, seconds, owner (text, target; None: a frames-only pass) of each pair, absent (text, target))."""
         with_not_mentioned = not self.config.gate.enabled
         firsts, seconds, owners, absent = [], [], [], []
         for i, (text, text_targets) in enumerate(zip(texts, targets, strict=True)):
+            paired = False
             for target in text_targets:
                 first, second, found = model_inputs(text, target, self.gate)
                 if with_not_mentioned and not found:
@@ -138,9 +159,34 @@ class TargetedScorer:
                 firsts.append(first)
                 seconds.append(second)
                 owners.append((i, target.name))
-        probs = self.probabilities(firsts, seconds).tolist()
+                paired = True
+            if with_frames and not paired:
+                firsts.append("")
+                seconds.append(text)
+                owners.append((i, None))
+        return firsts, seconds, owners, absent
+
+    def frame_vectors(self, texts: Sequence[str], targets: Sequence[Sequence[Target]]) -> Any:
+        """Each text's frame vector from the stance pass: the normalised mean of its pairs' text-segment vectors."""
+        firsts, seconds, owners, _ = self._pairs(texts, targets, True)
+        _, vectors = self.run(firsts, seconds)
+        if vectors is None:
+            raise ModelError("this model's forward pass returns no vectors; a frame head on the stance pass needs `vectors=True`")
+        return _paragraph_vectors(len(texts), owners, vectors)
+
+    def score(self, texts: Sequence[str], targets: Sequence[Sequence[Target]], *, frames: bool = True) -> list[ParagraphScores]:
+        """Stance scores; frames too when asked and the frame head reads the stance pass (`scores_frames`)."""
+        from stance.prompts import with_residual_frame
+
+        not_mentioned = self.config.not_mentioned.name
+        with_not_mentioned = not self.config.gate.enabled
+        want_frames = frames and self.scores_frames
+        firsts, seconds, owners, absent = self._pairs(texts, targets, want_frames)
+        probs, vectors = self.run(firsts, seconds)
         results = [ParagraphScores(stance={}, frames={}) for _ in texts]
-        for (i, name), row in zip(owners, probs, strict=True):
+        for (i, name), row in zip(owners, probs.tolist(), strict=True):
+            if name is None:
+                continue
             scores = dict(zip(self.labels, row, strict=True))
             ordered = {label: scores[label] for label in self.config.stance_label_names}
             if with_not_mentioned:
@@ -148,4 +194,17 @@ class TargetedScorer:
             results[i].stance[name] = ordered
         for i, name in absent:
             results[i].stance[name] = {**dict.fromkeys(self.config.stance_label_names, 0.0), not_mentioned: 1.0}
+        if want_frames and vectors is not None and owners:
+            rows = self.head.probabilities(_paragraph_vectors(len(texts), owners, vectors).numpy())
+            for i, row in enumerate(rows):
+                results[i].frames.update(with_residual_frame(self.config, dict(zip(self.head.frames, map(float, row), strict=True))))
         return results
+
+
+def _paragraph_vectors(n: int, owners: Sequence[tuple[int, str | None]], vectors: Any) -> Any:
+    """(n, dim) unit vectors: per text, the normalised sum of its pairs' vectors."""
+    import torch
+
+    sums = torch.zeros(n, vectors.shape[1])
+    sums.index_add_(0, torch.tensor([i for i, _ in owners], dtype=torch.long), vectors.float())
+    return torch.nn.functional.normalize(sums, dim=-1)

@@ -3,7 +3,8 @@
 The directory (see `stance.training.model`) holds a target-conditioned classifier, fully
 fine-tuned or a LoRA adapter merged into its base at load time, and maybe a frame head. The input
 is (target name, text with the target's mentions marked); frames come from the frame head when
-there is one, else from the configured frame scorer (`stance.scoring.factory`).
+there is one (read from the stance pass itself when the head was trained on it, `frames.vectors:
+stance-pass` at training), else from the configured frame scorer (`stance.scoring.factory`).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 from stance.config import StanceConfig
 from stance.errors import ModelError
 from stance.scoring.loading import pick_device
-from stance.scoring.targeted import TargetedScorer, check_labels
+from stance.scoring.targeted import STANCE_PASS, TargetedScorer, check_labels
 from stance.training.model import StanceModel
 
 
 class TrainedScorer(TargetedScorer):
     """Stance from a trained target-conditioned classifier; its frame head (if any) for frames."""
 
-    def __init__(self, config: StanceConfig, model_dir: str) -> None:
+    def __init__(self, config: StanceConfig, model_dir: str, *, vectors: bool = False) -> None:
         self.config = config
+        self.want_vectors = vectors
         self.stance_model = StanceModel.from_pretrained(model_dir)
         self.frame_head = self.stance_model.frame_head
         self.labels = self.stance_model.labels
@@ -35,4 +37,7 @@ class TrainedScorer(TargetedScorer):
         self.backend = "adapter" if self.stance_model.kind == "lora" else "finetuned"
         self.name = self.stance_model.name
         self.weights = tuple(self.stance_model.weights_digests())
+        if self.frame_head is not None and self.frame_head.encoder == STANCE_PASS:
+            self.head = self.frame_head  # frames from the stance pass: the head is part of what makes the labels
+            self.weights = (*self.weights, self.frame_head.digest(self.stance_model.directory))
         self._set_version()

@@ -176,3 +176,35 @@ def _metric_summary(y: Any, predicted: Any, frames: list[str]) -> dict[str, Any]
     return {k: m[k] for k in ("n", "micro_f1", "macro_f1", "gold_per_item", "predicted_per_item")} | {
         "per_frame_f1": {k: round(v["f1"], 4) for k, v in m["per_label"].items()}
     }
+
+
+FRAME_VECTORS = ("auto", "encoder", "stance-pass")
+
+
+def resolve_frame_vectors(choice: str, start_head: FrameHead | None) -> str:
+    """What the frame head reads: `encoder` (the config's frames.encoder, a second pass per paragraph) or
+    `stance-pass` (the stance model's own pass); `auto` keeps what the start model's head read."""
+    from stance.scoring.targeted import STANCE_PASS
+
+    if choice not in FRAME_VECTORS:
+        raise TrainingError(f"--frame-vectors {choice!r} is not one of {', '.join(FRAME_VECTORS)}")
+    if choice == "auto":
+        return "stance-pass" if start_head is not None and start_head.encoder == STANCE_PASS else "encoder"
+    return choice
+
+
+class StancePassVectors:
+    """The `encoder` that `train_frame_head` takes, over a saved target-conditioned model directory: each
+    paragraph's vector from the stance pass, computed exactly as the scorer computes it at annotation."""
+
+    def __init__(self, config: StanceConfig, directory: Any) -> None:
+        from stance.scoring.targeted import STANCE_PASS
+        from stance.scoring.trained import TrainedScorer
+
+        self.model_name = STANCE_PASS
+        self.scorer = TrainedScorer(config, str(directory), vectors=True)
+        self.layers = list(self.scorer.vector_layers)  # recorded in the head: the scorer reads the same ones
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        gate, targets = self.scorer.gate, self.scorer.config.targets
+        return self.scorer.frame_vectors(texts, [[t for t in targets if gate.mentions(text, t)] for text in texts])

@@ -24,6 +24,7 @@ from typing import Any
 
 from stance.errors import ModelError
 from stance.fileio import atomic_write_json, atomic_writer, file_sha256
+from stance.scoring.onepass import ONE_PASS_FORMAT
 from stance.scoring.targeted import INPUT_FORMAT
 
 MODEL_JSON = "stance_model.json"
@@ -54,6 +55,18 @@ def resolve_model_dir(name: str | Path) -> Path | None:
         return path
     path = Path(text).expanduser()
     return path if (path / MODEL_JSON).is_file() else None
+
+
+def model_kind(name: str | Path) -> str | None:
+    """The stance part's kind of the model directory `name` names ("full", "lora", "one-pass"), None otherwise."""
+    try:
+        directory = resolve_model_dir(name)
+    except ModelError:
+        return None
+    if directory is None:
+        return None
+    stance = _read_json(directory / MODEL_JSON).get("stance")
+    return stance.get("kind") if isinstance(stance, dict) else None
 
 
 def is_model_dir(name: str | Path) -> bool:
@@ -147,8 +160,9 @@ class StanceModel:
             for key in ("labels", "input_format"):
                 if key not in info:
                     raise ModelError(f"{directory / MODEL_JSON}: key {key!r} is missing; expected a file written by `stance train`")
-            if info["input_format"].get("version") != INPUT_FORMAT["version"]:
-                raise ModelError(f"{directory / MODEL_JSON}: input format {info['input_format']} is not the one this stance reads ({INPUT_FORMAT})")
+            expected = ONE_PASS_FORMAT if stance.get("kind") == "one-pass" else INPUT_FORMAT
+            if info["input_format"].get("version") != expected["version"] or info["input_format"].get("kind", "text-pair") != expected["kind"]:
+                raise ModelError(f"{directory / MODEL_JSON}: input format {info['input_format']} is not the one this stance reads ({expected})")
         return cls(directory, info, FrameHead.load(directory))
 
     @property
@@ -157,7 +171,7 @@ class StanceModel:
 
     @property
     def kind(self) -> str | None:
-        """"full", "lora", or None for a directory that holds only a frame head."""
+        """"full", "lora", "one-pass", or None for a directory that holds only a frame head."""
         stance = self.info.get("stance")
         return stance.get("kind") if isinstance(stance, dict) else None
 
@@ -169,6 +183,10 @@ class StanceModel:
         """What identifies the stance weights (for model versions): the files' hashes, and the base's for an adapter."""
         from stance.scoring.versions import weights_digest
 
+        if self.kind == "one-pass":
+            from stance.training.onepass_model import one_pass_digests
+
+            return one_pass_digests(self)
         if self.kind == "lora":
             stance = self.info["stance"]
             base = stance.get("base_weights") or [str(stance.get("base_sha256") or stance["base"])]
@@ -183,6 +201,9 @@ class StanceModel:
 
         if self.kind is None:
             raise ModelError(f"{self.directory} holds no stance classifier (only a frame head)")
+        if self.kind == "one-pass":
+            raise ModelError(f"{self.directory} is a one-pass model, not a target-conditioned classifier; train from it with"
+                             " `stance train --one-pass`, or load it with stance.training.onepass_model.load_one_pass")
         if self.kind == "full":
             return (load_pretrained(AutoModelForSequenceClassification, str(self.directory), "fine-tuned model").eval(),
                     load_pretrained(AutoTokenizer, str(self.directory), "tokenizer"))

@@ -59,6 +59,8 @@ class TrainSettings:
     conflicts: ConflictPolicy = "majority"
     lora_rank: int = 8
     lora_alpha: float = 16.0
+    one_pass: bool | None = None  # None: a one-pass model when the start is one (see stance.training.onepass)
+    frame_vectors: str = "auto"  # what the frame head reads: encoder, stance-pass, auto (see stance.training.frames)
     name: str | None = None  # in model versions; default: the directory's name
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -136,10 +138,20 @@ def train_model(
     work.mkdir(parents=True)
     try:
         info = _base_info(settings.name or out.name, config, settings, data, start)
-        split = _train_stance(data, start, config, settings, work, info, dev_file, progress) if data.stance else None
-        if split is None:
-            _keep_stance_of(start, work, info)
-        frame_metrics = _train_frames(data, config, settings, work, info, progress) if want_frames else _keep_frames_of(start, work, info)
+        if _one_pass(settings, start):
+            from stance.training.onepass import train_one_pass
+
+            if not data.stance:
+                raise TrainingError(f"{', '.join(map(str, files))}: no stance records; a one-pass model trains on stance records"
+                                    " (frame records alone train a frame head: leave out --one-pass)")
+            split = split_for(data, config, settings, dev_file)
+            frame_metrics = train_one_pass(data, start, config, settings, work, info, split, want_frames, progress)
+            info["data"].update(_split_facts(split))
+        else:
+            split = _train_stance(data, start, config, settings, work, info, dev_file, progress) if data.stance else None
+            if split is None:
+                _keep_stance_of(start, work, info)
+            frame_metrics = _train_frames(data, config, settings, start, work, info, progress) if want_frames else _keep_frames_of(start, work, info)
         _finish(work, out, config, info)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -159,6 +171,13 @@ def train_model(
                        dev_metrics, frame_metrics, start, data, split)
 
 
+def _one_pass(settings: TrainSettings, start: StartPoint) -> bool:
+    """`--one-pass` as given; by default, when the start is a one-pass model."""
+    if settings.one_pass is not None:
+        return settings.one_pass
+    return start.model is not None and start.model.kind == "one-pass"
+
+
 def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, settings: TrainSettings, work: Path,
                   info: dict[str, Any], dev_file: str | Path | None, progress: bool) -> Split:
     from stance.scoring.loading import load_pretrained
@@ -166,16 +185,7 @@ def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, s
     from stance.training.trainer import FitSettings, fit
 
     labels = list(config.stance_label_names)
-    if dev_file is not None:
-        dev_records, dev_summaries = read_labelled([dev_file], config, what="dev records")
-        dev_records = [r for r in dev_records if r.label != config.not_mentioned.name]
-        split = split_stance(data.stance, settings.dev_fraction, settings.seed, dev_records, dev_summaries, str(dev_file))
-    else:
-        split = split_stance(data.stance, settings.dev_fraction, settings.seed)
-    seen = {r.label for r in split.train}
-    if len(split.train) < 2 or len(seen) < 2:
-        raise TrainingError(f"the training data has {len(split.train)} usable record(s) with label(s) {sorted(seen)};"
-                            " expected at least two records and two different stance labels")
+    split = split_for(data, config, settings, dev_file)
     from transformers import set_seed
 
     set_seed(settings.seed)  # a cold start's new head is initialised at load: the seed comes first
@@ -229,19 +239,46 @@ def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, s
     return split
 
 
-def _train_frames(data: TrainingData, config: StanceConfig, settings: TrainSettings, work: Path, info: dict[str, Any],
-                  progress: bool) -> dict[str, Any]:
+def split_for(data: TrainingData, config: StanceConfig, settings: TrainSettings, dev_file: str | Path | None) -> Split:
+    """Stance records split into train and dev (`--dev FILE`, else a grouped share); at least two labels to train."""
+    if dev_file is not None:
+        dev_records, dev_summaries = read_labelled([dev_file], config, what="dev records")
+        dev_records = [r for r in dev_records if r.label != config.not_mentioned.name]
+        split = split_stance(data.stance, settings.dev_fraction, settings.seed, dev_records, dev_summaries, str(dev_file))
+    else:
+        split = split_stance(data.stance, settings.dev_fraction, settings.seed)
+    seen = {r.label for r in split.train}
+    if len(split.train) < 2 or len(seen) < 2:
+        raise TrainingError(f"the training data has {len(split.train)} usable record(s) with label(s) {sorted(seen)};"
+                            " expected at least two records and two different stance labels")
+    return split
+
+
+def _train_frames(data: TrainingData, config: StanceConfig, settings: TrainSettings, start: StartPoint, work: Path,
+                  info: dict[str, Any], progress: bool) -> dict[str, Any]:
     from stance.scoring.encoder import SentenceEncoder
-    from stance.training.frames import train_frame_head
+    from stance.training.frames import StancePassVectors, resolve_frame_vectors, train_frame_head
 
     m = config.model
+    vectors = resolve_frame_vectors(settings.frame_vectors, start.model.frame_head if start.model is not None else None)
+    source = config.frames.encoder if vectors == "encoder" else "the stance model's own pass"
     if progress:
-        print(f"frames: training the frame head on {len(data.frames)} frame records (encoder {config.frames.encoder})", file=sys.stderr, flush=True)
-    encoder = SentenceEncoder(config.frames.encoder, m.device, m.max_length, m.batch_size, m.max_tokens_per_batch)
+        print(f"frames: training the frame head on {len(data.frames)} frame records (vectors: {source})", file=sys.stderr, flush=True)
+    if vectors == "encoder":
+        encoder: Any = SentenceEncoder(config.frames.encoder, m.device, m.max_length, m.batch_size, m.max_tokens_per_batch)
+    elif info.get("stance"):
+        from stance.training.model import write_card
+
+        write_card(work, info)  # the stance classifier in `work` loads from here on: its own pass gives the vectors
+        encoder = StancePassVectors(config, work)
+    else:
+        raise TrainingError("--frame-vectors stance-pass needs a stance classifier: give stance records, or start from a model that has one")
     result = train_frame_head(data.frames, config, encoder, seed=settings.seed)
+    if vectors == "stance-pass":
+        result.head.info["layers"] = encoder.layers
     result.head.save(work)
-    info["frames"] = {"source": f"frame head (logistic regression per frame on {config.frames.encoder} embeddings)",
-                      "encoder": config.frames.encoder, "C": result.head.info.get("C")}
+    info["frames"] = {"source": f"frame head (logistic regression per frame on {source} vectors)",
+                      "encoder": encoder.model_name, "C": result.head.info.get("C")}
     info["frame_metrics"] = result.metrics
     info["data"]["frame_records"] = result.counts["paragraphs"]
     info["data"]["frame_documents"] = result.counts["documents"]
