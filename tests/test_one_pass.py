@@ -140,37 +140,42 @@ def test_loading_twice_gives_the_same_scores(one_pass_model):
     assert first == second
 
 
-def test_warm_start_from_a_one_pass_model_stays_one_pass_with_an_adapter(one_pass_model, tmp_path):
+@pytest.fixture(scope="module")
+def warm_adapter(one_pass_model, tmp_path_factory) -> tuple[Path, Path]:
+    """A LoRA adapter trained warm over a copy of the one-pass model: (adapter dir, its base)."""
+    import shutil
+
     out, data, _ = one_pass_model
-    warm = tmp_path / "warm"
-    result = runner.invoke(app, ["train", str(data), "--base", str(out), "--adapter", "--lora-rank", "4", "--max-steps", "6",
+    work = tmp_path_factory.mktemp("warm")
+    base = work / "base"
+    shutil.copytree(out, base)
+    warm = work / "warm"
+    result = runner.invoke(app, ["train", str(data), "--base", str(base), "--adapter", "--lora-rank", "4", "--max-steps", "6",
                                  "--out", str(warm), "--config", str(CORPUS_CONFIG), "--no-progress"])
     assert result.exit_code == 0, result.output
+    return warm, base
+
+
+def test_warm_start_from_a_one_pass_model_stays_one_pass_with_an_adapter(warm_adapter):
+    warm, base = warm_adapter
     info = json.loads((warm / "stance_model.json").read_text())
     assert info["stance"]["kind"] == "one-pass" and info["stance"]["encoder"] == "lora"
-    assert info["stance"]["started_from"] == str(out) and info["stance"]["base_weights"]
+    assert info["stance"]["started_from"] == str(base) and info["stance"]["base_weights"]
     assert (warm / "adapter_model.safetensors").is_file()
     predicted = annotator_for(warm).predict(paragraphs_of(synthetic_rows(4, seed=3)))
     assert all(p.stance["China"].label in ("favorable", "neutral", "unfavorable") for p in predicted)
 
 
-def test_a_changed_base_is_refused(one_pass_model, tmp_path):
-    """An adapter names the exact base it was trained on; other weights there are an error, not silent drift."""
-    import shutil
-
+def test_a_changed_base_is_refused(warm_adapter):
+    """An adapter names the exact base it was trained on; other weights there are an error, not silent drift (runs after
+    the test above: it damages the base)."""
     from stance.errors import ModelError
 
-    out, data, _ = one_pass_model
-    base = tmp_path / "base"
-    shutil.copytree(out, base)
-    adapter = tmp_path / "adapter"
-    result = runner.invoke(app, ["train", str(data), "--base", str(base), "--adapter", "--lora-rank", "2", "--max-steps", "2",
-                                 "--out", str(adapter), "--config", str(CORPUS_CONFIG), "--no-progress"])
-    assert result.exit_code == 0, result.output
+    warm, base = warm_adapter
     heads = base / "one_pass_heads.safetensors"
     heads.write_bytes(heads.read_bytes()[:-4] + b"\0\0\0\0")
     with pytest.raises(ModelError, match="other weights"):
-        annotator_for(adapter)
+        annotator_for(warm)
 
 
 def test_one_pass_errors_name_the_fix(one_pass_model, tmp_path):
