@@ -488,3 +488,27 @@ def test_pulls_at_the_same_time_into_one_file_leave_a_file_and_summary_of_the_sa
     assert summary["records"] == len(lines) == summary["annotations"] == summary["tasks_exported"]  # one China label per task
     assert {json.loads(line)["id"] for line in lines} == {f"p{i}" for i in range(1, summary["tasks_exported"] + 1)}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reviewed.jsonl", "reviewed.summary.json"]
+
+
+def test_a_namesake_listed_late_still_wins_the_project_race():
+    """Two pushes create a project of one title; the older one was not listed yet at the first look:
+    the second look finds it and ours (empty) is deleted."""
+    from stance.labelstudio.converge import settle_project
+
+    class Listing:
+        def __init__(self) -> None:
+            self.looks = [[{"id": 13}], [{"id": 11}, {"id": 13}]]
+            self.deleted: list[int] = []
+
+        def find_projects(self, title):
+            return self.looks.pop(0)
+
+        def delete_project(self, pid):
+            self.deleted.append(pid)
+
+    client = Listing()
+    assert settle_project(client, "t", {"id": 13}, wait=0)["id"] == 11
+    assert client.deleted == [13]
+    alone = Listing()
+    alone.looks = [[{"id": 13}], [{"id": 13}]]
+    assert settle_project(alone, "t", {"id": 13}, wait=0)["id"] == 13 and alone.deleted == []

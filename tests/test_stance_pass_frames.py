@@ -114,6 +114,7 @@ def test_a_frames_only_run_keeps_the_stance_classifier(stance_pass_model, tmp_pa
     result = runner.invoke(app, ["train", str(frames_only), "--base", str(out), "--out", str(new), "--config", str(CORPUS_CONFIG),
                                  "--no-progress"])
     assert result.exit_code == 0, result.output
+    assert f"kept the stance classifier of {out}; trained the frame head" in " ".join(result.output.split())
     assert (new / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
     assert json.loads((new / "frame_head.json").read_text())["encoder"] == "stance-pass"  # auto: what the start's head read
     paragraphs = paragraphs_of(rows[:20])

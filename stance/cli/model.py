@@ -84,7 +84,11 @@ def train_command(
     from stance.training.train import train_model
 
     result = train_model(files, out, cfg, settings, dev_file=dev, overwrite=overwrite, progress=progress, frames=frames)  # type: ignore[arg-type]
-    typer.echo(f"trained {result.model_version or out.name} from {result.start.describe()}: {result.steps} steps in {result.seconds / 60:.1f} min")
+    if result.split is None:  # frame records only: the stance classifier (if any) was kept, not trained
+        kept = f"kept the stance classifier of {result.start.spec}; " if result.start.warm else ""
+        typer.echo(f"{kept}trained the frame head of {result.model_version or out.name} in {result.seconds / 60:.1f} min")
+    else:
+        typer.echo(f"trained {result.model_version or out.name} from {result.start.describe()}: {result.steps} steps in {result.seconds / 60:.1f} min")
     if result.dev_metrics:
         m = result.dev_metrics
         f_avg = f"{m['f_avg']:.3f}" if m["f_avg"] is not None else "n/a"

@@ -36,14 +36,26 @@ class PendingPrediction:
     build: Callable[[], dict[str, Any]]  # Label Studio's prediction JSON (without "task")
 
 
-def settle_project(client: LabelStudioClient, title: str, created: dict[str, Any]) -> dict[str, Any]:
+SETTLE_SECONDS = 1.0  # a second look after this long: a namesake created just before ours may not be listed yet
+
+
+def settle_project(client: LabelStudioClient, title: str, created: dict[str, Any], *, wait: float = SETTLE_SECONDS) -> dict[str, Any]:
     """After creating `created`: the project every concurrent push agrees on (the lowest id of the
-    title); our own project is deleted when an older one exists (it is still empty)."""
-    found = sorted(client.find_projects(title), key=lambda p: p["id"])
-    if not found or found[0]["id"] == created["id"]:
-        return created
-    client.delete_project(created["id"])
-    return found[0]
+    title); our own project is deleted when an older one exists (it is still empty).
+
+    Ours looks oldest only after a second listing `wait` seconds later: under load, Label Studio
+    has been seen to list a project created a moment before ours only after ours was listed (two
+    pushes each saw only their own, and both projects stayed)."""
+    import time
+
+    for look in range(2):
+        found = sorted(client.find_projects(title), key=lambda p: p["id"])
+        if found and found[0]["id"] != created["id"]:
+            client.delete_project(created["id"])
+            return found[0]
+        if look == 0 and wait > 0:
+            time.sleep(wait)
+    return created
 
 
 def tasks_by_paragraph(tasks: Iterable[TaskRef]) -> dict[str, list[TaskRef]]:

@@ -3,8 +3,8 @@
 The directory (see `stance.training.model`) holds a target-conditioned classifier, fully
 fine-tuned or a LoRA adapter merged into its base at load time, and maybe a frame head. The input
 is (target name, text with the target's mentions marked); frames come from the frame head when
-there is one (read from the stance pass itself when the head was trained on it, `frames.vectors:
-stance-pass` at training), else from the configured frame scorer (`stance.scoring.factory`).
+there is one (read from the stance pass itself when the head was trained on it, `stance train
+--frame-vectors stance-pass`), else from the configured frame scorer (`stance.scoring.factory`).
 """
 
 from __future__ import annotations
