@@ -42,6 +42,7 @@ def test_overlapping_spans_of_two_targets_share_one_marked_region():
     assert regions[0] == regions[1] == [(4, 20)]
 
 
+@pytest.mark.model
 def test_mention_tokens_are_the_marked_mentions(bundled_model_dir):
     from transformers import AutoTokenizer
 
@@ -91,6 +92,7 @@ def paragraphs_of(rows: list[dict]):
     return [Paragraph(id=f"p{i}", doc_id=f"p{i}", index=0, text=t, start=0, end=len(t)) for i, t in enumerate(texts)]
 
 
+@pytest.mark.model
 def test_one_pass_model_learns_each_targets_own_stance(one_pass_model):
     out, _, _ = one_pass_model
     info = json.loads((out / "stance_model.json").read_text())
@@ -109,6 +111,7 @@ def test_one_pass_model_learns_each_targets_own_stance(one_pass_model):
     assert accuracy >= 0.8, f"held-out accuracy {accuracy:.2f}: the targets' own verbs were not learned"
 
 
+@pytest.mark.model
 def test_one_encoder_pass_per_paragraph_and_frames_from_it(one_pass_model):
     out, _, rows = one_pass_model
     annotator = annotator_for(out)
@@ -132,6 +135,7 @@ def test_one_encoder_pass_per_paragraph_and_frames_from_it(one_pass_model):
     assert right / len(predicted) >= 0.8, "the frame head on the model's own vectors did not learn the topics"
 
 
+@pytest.mark.model
 def test_loading_twice_gives_the_same_scores(one_pass_model):
     out, _, rows = one_pass_model
     paragraphs = paragraphs_of(rows[:12])
@@ -156,6 +160,7 @@ def warm_adapter(one_pass_model, tmp_path_factory) -> tuple[Path, Path]:
     return warm, base
 
 
+@pytest.mark.model
 def test_warm_start_from_a_one_pass_model_stays_one_pass_with_an_adapter(warm_adapter):
     warm, base = warm_adapter
     info = json.loads((warm / "stance_model.json").read_text())
@@ -166,6 +171,7 @@ def test_warm_start_from_a_one_pass_model_stays_one_pass_with_an_adapter(warm_ad
     assert all(p.stance["China"].label in ("favorable", "neutral", "unfavorable") for p in predicted)
 
 
+@pytest.mark.model
 def test_a_changed_base_is_refused(warm_adapter):
     """An adapter names the exact base it was trained on; other weights there are an error, not silent drift (runs after
     the test above: it damages the base)."""
@@ -178,6 +184,7 @@ def test_a_changed_base_is_refused(warm_adapter):
         annotator_for(warm)
 
 
+@pytest.mark.model
 def test_one_pass_errors_name_the_fix(one_pass_model, tmp_path):
     from stance.config import load_config
     from stance.errors import ModelError

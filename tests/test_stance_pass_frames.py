@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from stance.cli import app
 
+pytestmark = [pytest.mark.model]
 runner = CliRunner()
 CORPUS_CONFIG = ROOT / "configs" / "corpus.yaml"
 
