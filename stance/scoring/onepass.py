@@ -24,12 +24,6 @@ from stance.scoring.batching import length_sorted_batches, token_cap
 from stance.scoring.targeted import MARKER, check_labels, gate_for
 from stance.scoring.versions import model_version
 
-ONE_PASS_FORMAT = {
-    "kind": "one-pass", "text": "the paragraph, every scored target's mentions wrapped in '@ ... @'",
-    "stance": "mean of the target's mention tokens, the paragraph's tokens attended from them, the paragraph's mean", "frames": "the paragraph's mean-pooled unit vector",
-    "version": 1,
-}
-
 
 def mark_targets(text: str, spans: Sequence[Sequence[tuple[int, int]]]) -> tuple[str, list[list[tuple[int, int]]]]:
     """(`text` with every span marked, per target the character regions of its marked mentions).

@@ -22,6 +22,12 @@ from stance.scoring.versions import model_version
 
 MARKER = "@"
 INPUT_FORMAT = {"kind": "text-pair", "first": "target name", "second": "text, mentions wrapped in '@ ... @'", "version": 1}
+# the one-pass model's input (stance.scoring.onepass): one encoding per paragraph, every scored target marked
+ONE_PASS_FORMAT = {
+    "kind": "one-pass", "text": "the paragraph, every scored target's mentions wrapped in '@ ... @'",
+    "stance": "mean of the target's mention tokens, the paragraph's tokens attended from them, the paragraph's mean", "frames": "the paragraph's mean-pooled unit vector",
+    "version": 1,
+}
 
 
 def gate_for(config: StanceConfig, targets: Sequence[Target] = ()) -> MentionGate:

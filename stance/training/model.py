@@ -24,8 +24,7 @@ from typing import Any
 
 from stance.errors import ModelError
 from stance.fileio import atomic_write_json, atomic_writer, file_sha256
-from stance.scoring.onepass import ONE_PASS_FORMAT
-from stance.scoring.targeted import INPUT_FORMAT
+from stance.scoring.targeted import INPUT_FORMAT, ONE_PASS_FORMAT
 
 MODEL_JSON = "stance_model.json"
 FORMAT = "stance-model"
@@ -36,6 +35,8 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"
 FRAME_HEAD_JSON = "frame_head.json"
 FRAME_HEAD_WEIGHTS = "frame_head.safetensors"
 SHIPPED_PREFIX = "shipped:"
+ONE_PASS_HEADS = "one_pass_heads.safetensors"  # a one-pass directory's heads (stance.training.onepass_model)
+ONE_PASS_ENCODER_DIR = "encoder"  # a one-pass directory's whole encoder, when not an adapter
 CARD_TEMPLATE = Path(__file__).resolve().parent / "templates" / "model_card.md.j2"
 
 
@@ -184,14 +185,23 @@ class StanceModel:
         from stance.scoring.versions import weights_digest
 
         if self.kind == "one-pass":
-            from stance.training.onepass_model import one_pass_digests
-
-            return one_pass_digests(self)
+            return self._one_pass_digests()
         if self.kind == "lora":
             stance = self.info["stance"]
             base = stance.get("base_weights") or [str(stance.get("base_sha256") or stance["base"])]
             return [file_sha256(self.directory / ADAPTER_WEIGHTS)[:16], *base]
         return [weights_digest(str(self.directory))]
+
+    def _one_pass_digests(self) -> list[str]:
+        """A one-pass directory's weights: its encoder part, its heads, its frame head, its base."""
+        stance = self.info["stance"]
+        own = self.directory / (ADAPTER_WEIGHTS if stance.get("encoder") == "lora" else f"{ONE_PASS_ENCODER_DIR}/model.safetensors")
+        parts = [file_sha256(own)[:16] if own.is_file() else "no-encoder-file", file_sha256(self.directory / ONE_PASS_HEADS)[:16]]
+        if self.frame_head is not None:
+            parts.append(self.frame_head.digest(self.directory))
+        if stance.get("encoder") == "lora":
+            parts += list(stance.get("base_weights") or [str(stance.get("base"))])
+        return parts
 
     def load_classifier(self) -> tuple[Any, Any]:
         """(sequence classifier in eval mode on the CPU, tokenizer); an adapter is merged into its base."""

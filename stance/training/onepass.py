@@ -21,7 +21,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,31 +32,18 @@ from stance.records import LabelledRecord
 from stance.scoring.onepass import collate, encode_marked, mark_targets
 from stance.scoring.targeted import gate_for, mention_spans
 from stance.training.data import FrameExample
-from stance.training.trainer import LORA_TARGETS, MIN_DEV_FOR_SELECTION
+from stance.training.trainer import LORA_TARGETS, MIN_DEV_FOR_SELECTION, FitSettings
 
 
 @dataclass
-class OnePassSettings:
-    """What shapes one one-pass fit; written to the model card."""
+class OnePassSettings(FitSettings):
+    """What shapes one one-pass fit (the target-conditioned fit's settings, plus the heads' learning rate and
+    the frame loss's weight); written to the model card."""
 
-    epochs: float = 3.0
-    max_steps: int | None = None
-    batch_size: int = 32
     learning_rate: float = 5e-4
+    max_length: int | None = 256
     head_learning_rate: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    max_length: int = 256
-    seed: int = 42
-    evals_per_epoch: int = 2
-    patience: int = 3
     frame_weight: float = 0.5
-    lora_rank: int | None = None
-    lora_alpha: float = 16.0
-    lora_dropout: float = 0.1
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass
@@ -255,15 +242,15 @@ class ModelVectors:
         return torch.stack(vectors) if vectors else torch.empty(0, 1)
 
 
-def train_one_pass(data: Any, start: Any, config: StanceConfig, settings: Any, work: Path, info: dict[str, Any], split: Any,
-                   frames: bool, progress: bool) -> dict[str, Any] | None:
-    """Fit a one-pass model from `start` on `split` (and the frame records), write it into `work`; the frame metrics, if any."""
+def train_one_pass(data: Any, start: Any, config: StanceConfig, schedule: FitSettings, lora: bool, work: Path, info: dict[str, Any],
+                   split: Any, frames: bool, progress: bool) -> dict[str, Any] | None:
+    """Fit a one-pass model from `start` on `split` (and the frame records) with `schedule` (`stance train`'s
+    `fit_settings_for`; `lora`: an adapter of the encoder), write it into `work`; the frame metrics, if any."""
     import shutil
 
-    from stance.scoring.onepass import ONE_PASS_FORMAT
+    from stance.scoring.targeted import ONE_PASS_FORMAT
     from stance.training.model import FRAME_HEAD_JSON, FRAME_HEAD_WEIGHTS, write_card
     from stance.training.onepass_model import KIND, base_digests, load_base, save_one_pass
-    from stance.training.train import WARM_EPOCHS_SMALL, WARM_LEARNING_RATE, WARM_SMALL_DATA
 
     labels = list(config.stance_label_names)
     label2id = {label: i for i, label in enumerate(labels)}
@@ -275,14 +262,8 @@ def train_one_pass(data: Any, start: Any, config: StanceConfig, settings: Any, w
     frame_train = [f for f in data.frames if f.text not in dev_texts and (f.doc_id is None or f.doc_id not in dev_docs)] if frames else []
     train = build_examples(split.train, frame_train, config, label2id, frame_names)
     dev = build_examples(split.dev, [], config, label2id, frame_names)
-    lora = bool(settings.adapter)
-    fit_settings = OnePassSettings(
-        epochs=settings.epochs or (WARM_EPOCHS_SMALL if start.warm and len(split.train) <= WARM_SMALL_DATA else 3.0),
-        max_steps=settings.max_steps, batch_size=settings.batch_size or 32,
-        learning_rate=settings.learning_rate or (5e-4 if lora else WARM_LEARNING_RATE if start.warm else 1e-4),
-        max_length=settings.max_length or config.model.max_length, seed=settings.seed, patience=settings.patience,
-        frame_weight=0.5 if frame_names else 0.0, lora_rank=settings.lora_rank if lora else None, lora_alpha=settings.lora_alpha,
-    )
+    fit_settings = OnePassSettings(**{**schedule.as_dict(), "max_length": schedule.max_length or config.model.max_length,
+                                      "frame_weight": 0.5 if frame_names else 0.0})
     if progress:
         print(f"one-pass: {len(train)} training texts ({sum(len(e.targets) for e in train)} target instances,"
               f" {sum(e.frames is not None for e in train)} with frames), {len(dev)} dev texts; start {base}", file=sys.stderr, flush=True)
@@ -303,7 +284,7 @@ def train_one_pass(data: Any, start: Any, config: StanceConfig, settings: Any, w
 
         if progress:
             print(f"frames: training the frame head on {len(data.frames)} frame records (this model's paragraph vectors)", file=sys.stderr, flush=True)
-        result = train_frame_head(data.frames, config, ModelVectors(config, work), seed=settings.seed)
+        result = train_frame_head(data.frames, config, ModelVectors(config, work), seed=schedule.seed)
         result.head.save(work)
         info["frames"] = {"source": "frame head (logistic regression per frame on this one-pass model's paragraph vectors)", "C": result.head.info.get("C")}
         info["frame_metrics"] = result.metrics

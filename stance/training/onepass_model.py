@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from stance.errors import ModelError
-from stance.fileio import file_sha256
-from stance.training.model import ADAPTER_WEIGHTS, StanceModel, resolve_model_dir
+from stance.training.model import ONE_PASS_ENCODER_DIR as ENCODER_DIR
+from stance.training.model import ONE_PASS_HEADS as HEADS
+from stance.training.model import StanceModel, resolve_model_dir
 
-HEADS = "one_pass_heads.safetensors"
-ENCODER_DIR = "encoder"
 KIND = "one-pass"
 
 
@@ -34,18 +33,6 @@ def base_digests(spec: str) -> list[str]:
     from stance.scoring.versions import weights_digest
 
     return [weights_digest(resolve_model_source(spec))]
-
-
-def one_pass_digests(model: StanceModel) -> list[str]:
-    """The weights' identity of a one-pass directory: its encoder part, its heads, its frame head, its base."""
-    stance = model.info["stance"]
-    own = model.directory / (ADAPTER_WEIGHTS if stance.get("encoder") == "lora" else f"{ENCODER_DIR}/model.safetensors")
-    parts = [file_sha256(own)[:16] if own.is_file() else "no-encoder-file", file_sha256(model.directory / HEADS)[:16]]
-    if model.frame_head is not None:
-        parts.append(model.frame_head.digest(model.directory))
-    if stance.get("encoder") == "lora":
-        parts += list(stance.get("base_weights") or [str(stance.get("base"))])
-    return parts
 
 
 def load_base(spec: str, labels: list[str], n_frames: int) -> tuple[Any, Any]:

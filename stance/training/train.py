@@ -145,7 +145,8 @@ def train_model(
                 raise TrainingError(f"{', '.join(map(str, files))}: no stance records; a one-pass model trains on stance records"
                                     " (frame records alone train a frame head: leave out --one-pass)")
             split = split_for(data, config, settings, dev_file)
-            frame_metrics = train_one_pass(data, start, config, settings, work, info, split, want_frames, progress)
+            schedule = fit_settings_for(settings, start, len(split.train), cold_batch_size=32)  # one-pass: 32 cold too
+            frame_metrics = train_one_pass(data, start, config, schedule, settings.adapter, work, info, split, want_frames, progress)
             info["data"].update(_split_facts(split))
         else:
             split = _train_stance(data, start, config, settings, work, info, dev_file, progress) if data.stance else None
@@ -182,7 +183,7 @@ def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, s
                   info: dict[str, Any], dev_file: str | Path | None, progress: bool) -> Split:
     from stance.scoring.loading import load_pretrained
     from stance.training.model import classifier_loader
-    from stance.training.trainer import FitSettings, fit
+    from stance.training.trainer import fit
 
     labels = list(config.stance_label_names)
     split = split_for(data, config, settings, dev_file)
@@ -200,14 +201,7 @@ def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, s
 
         tokenizer = load_pretrained(AutoTokenizer, str(start.encoder), "tokenizer")
         model = load_pretrained(classifier_loader(labels), str(start.encoder), "base model")
-    cold_full = not start.warm and not settings.adapter  # a new head on a raw encoder: more, smaller steps
-    fit_settings = FitSettings(
-        epochs=settings.epochs or (WARM_EPOCHS_SMALL if start.warm and len(split.train) <= WARM_SMALL_DATA else 3.0),
-        max_steps=settings.max_steps, batch_size=settings.batch_size or (COLD_BATCH_SIZE if cold_full else 32),
-        learning_rate=settings.learning_rate or (5e-4 if settings.adapter else WARM_LEARNING_RATE if start.warm else COLD_LEARNING_RATE),
-        max_length=settings.max_length, seed=settings.seed, patience=settings.patience,
-        lora_rank=settings.lora_rank if settings.adapter else None, lora_alpha=settings.lora_alpha,
-    )
+    fit_settings = fit_settings_for(settings, start, len(split.train))
     result = fit(model, tokenizer, split.train, split.dev, config, fit_settings, work, progress=progress)
     log = result.facts.pop("log_history")
     from stance.fileio import atomic_write_json, file_sha256
@@ -237,6 +231,21 @@ def _train_stance(data: TrainingData, start: StartPoint, config: StanceConfig, s
     shutil.rmtree(work / "trainer", ignore_errors=True)
     atomic_write_json(work / "training_log.json", log)
     return split
+
+
+def fit_settings_for(settings: TrainSettings, start: StartPoint, train_records: int, *, cold_batch_size: int = COLD_BATCH_SIZE) -> Any:
+    """The fit's schedule from `settings` and the start: epochs, batch size and learning rate default by
+    warm/cold/adapter (see TrainSettings); a cold start of every weight takes `cold_batch_size`."""
+    from stance.training.trainer import FitSettings
+
+    cold_full = not start.warm and not settings.adapter  # a new head on a raw encoder: more, smaller steps
+    return FitSettings(
+        epochs=settings.epochs or (WARM_EPOCHS_SMALL if start.warm and train_records <= WARM_SMALL_DATA else 3.0),
+        max_steps=settings.max_steps, batch_size=settings.batch_size or (cold_batch_size if cold_full else 32),
+        learning_rate=settings.learning_rate or (5e-4 if settings.adapter else WARM_LEARNING_RATE if start.warm else COLD_LEARNING_RATE),
+        max_length=settings.max_length, seed=settings.seed, patience=settings.patience,
+        lora_rank=settings.lora_rank if settings.adapter else None, lora_alpha=settings.lora_alpha,
+    )
 
 
 def split_for(data: TrainingData, config: StanceConfig, settings: TrainSettings, dev_file: str | Path | None) -> Split:
